@@ -1,0 +1,3 @@
+from lsec.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""lsec.data.simulate."""

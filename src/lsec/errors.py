@@ -1,0 +1,76 @@
+"""Typed errors with one message template.
+
+Every error a user can cause names where (file, row, column), what was expected and what was found::
+
+    buys.csv, row 17, column 'ts': expected unix seconds or an ISO-8601 date, found 'yesterday'.
+
+The CLI prints ``str(error)`` and exits with code 2; library callers catch :class:`LsecError`.
+"""
+
+from __future__ import annotations
+
+
+class LsecError(Exception):
+    """Base class of every error lsec raises on purpose."""
+
+
+class LsecDataError(LsecError, ValueError):
+    """Input data that cannot be used as it is.
+
+    Args:
+        message: free text when the structured fields do not fit.
+        file: the file (or dataset folder) concerned.
+        row: 1-based data row number (header excluded), when one row is at fault.
+        column: the column or field name.
+        expected: what a valid value looks like.
+        found: what was there instead.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        file: object | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        expected: str | None = None,
+        found: object | None = None,
+    ) -> None:
+        self.file = None if file is None else str(file)
+        self.row = row
+        self.column = column
+        self.expected = expected
+        self.found = found
+        super().__init__(format_message(message, self.file, row, column, expected, found))
+
+
+class LsecConfigError(LsecError, ValueError):
+    """A configuration key or value that is not accepted."""
+
+
+def format_message(
+    message: str = "",
+    file: str | None = None,
+    row: int | None = None,
+    column: str | None = None,
+    expected: str | None = None,
+    found: object | None = None,
+) -> str:
+    where = [part for part in (file, None if row is None else f"row {row}") if part]
+    if column is not None:
+        where.append(f"column '{column}'")
+    text = ", ".join(where)
+    detail = []
+    if expected is not None:
+        detail.append(f"expected {expected}")
+    if found is not None:
+        shown = repr(found) if isinstance(found, str) else str(found)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        detail.append(f"found {shown}")
+    body = ", ".join(detail)
+    if message:
+        body = f"{message}" + (f" ({body})" if body else "")
+    if text and body:
+        return f"{text}: {body}."
+    return (text or body or "invalid input") + ("" if (text or body).endswith(".") else ".")

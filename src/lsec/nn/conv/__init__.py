@@ -1,0 +1,1 @@
+"""Bipartite propagation layers (GCN, LightGCN, GAT)."""
