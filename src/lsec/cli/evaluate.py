@@ -1,0 +1,58 @@
+"""``lsec evaluate``: candidate-list metrics of a trained run on a split fold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "evaluate",
+        help=(
+            "Score the fixed candidate lists of a fold with a run's best checkpoint and report auc, mrr, ndcg@k, "
+            "recall@k and mrr_first@k for all, warm and cold users. Writes RUN/results/<split>.json.\n\n"
+            "Example: lsec evaluate runs/lsec-gcn --split test --scores-out scores.parquet"
+        ),
+    )(evaluate)
+
+
+def evaluate(
+    run: Path = typer.Argument(..., help="Run folder written by `lsec train`."),
+    split: str = typer.Option("test", "--split", "-s", help="Fold to evaluate: valid or test."),
+    task: Optional[list[str]] = typer.Option(None, "--task", help="Task(s) to evaluate (default: the model's tasks)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+    scores_out: Optional[Path] = typer.Option(
+        None,
+        "--scores-out",
+        help="Write every ranked row (user, item|streamer, label, cold, score; external ids) "
+        "as Parquet. With several tasks, the task name is added before the suffix.",
+    ),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder, if it moved since training."),
+) -> None:
+    from lsec.errors import LsecError
+    from lsec.evaluate.protocols import evaluate_run, format_report, scored_rows
+    from lsec.train.runs import load_run, write_json
+
+    if split not in ("valid", "test"):
+        raise LsecError(f"--split must be 'valid' or 'test'. Got {split!r} instead.")
+    loaded = load_run(run, dataset=None if data is None else str(data))
+    results, scores = evaluate_run(loaded, split, tasks=task or None)
+    (run / "results").mkdir(exist_ok=True)
+    write_json(run / "results" / f"{split}.json", results)
+    if scores_out is not None:
+        for name, task_scores in scores.items():
+            path = scores_out
+            if len(scores) > 1:
+                path = scores_out.with_name(f"{scores_out.stem}.{name}{scores_out.suffix or '.parquet'}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scored_rows(loaded, name, split, task_scores).write_parquet(path)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    for name, report in results["tasks"].items():
+        typer.echo(f"{loaded.config.model.name} | task {name} | {split}")
+        typer.echo(format_report(report))
