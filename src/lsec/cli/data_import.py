@@ -1,0 +1,251 @@
+"""``lsec data import csv|rechub``, ``lsec data validate`` and ``lsec data info``.
+
+Library imports happen inside the commands so that ``lsec --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from lsec.data.ingest import IngestResult
+
+import_app = typer.Typer(
+    help="Import foreign files into a canonical dataset folder (every row kept, merged or rejected with a reason).",
+    no_args_is_help=True,
+)
+
+_TS_HELP = "Timestamp format: auto, s (unix seconds), ms (unix milliseconds), iso (ISO-8601) or a strftime pattern."
+_PROGRESS_HELP = "Show a progress bar (default: when stderr is a terminal)."
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn lsec errors into one ``error: ...`` line on stderr and exit code 2 (no traceback)."""
+    from lsec.errors import LsecError
+
+    try:
+        yield
+    except LsecError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare_out(out: Path, force: bool) -> None:
+    from lsec.errors import LsecDataError
+
+    if out.exists() and not out.is_dir():
+        raise LsecDataError("output path is a file", file=out, expected="a new or empty folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise LsecDataError(
+                "output folder is not empty", file=out, expected="a new or empty folder (or pass --force to replace it)"
+            )
+        # Splits of the old data would not match the new edges.
+        shutil.rmtree(out / "splits", ignore_errors=True)
+
+
+def _summary(result: IngestResult, out: Path) -> None:
+    for label, entry in result.report.items():
+        typer.echo(
+            f"{label}: {entry['rows_read']:,} rows read = {entry['kept']:,} kept + {entry['merged']:,} merged "
+            f"+ {entry['rejected']:,} rejected"
+        )
+        for reason, count in list(entry["rejected_by_reason"].items())[:5]:
+            typer.echo(f"    {count:>8,}  {reason}")
+        if len(entry["rejected_by_reason"]) > 5:
+            typer.echo(f"    ... {len(entry['rejected_by_reason']) - 5} more reasons in meta.json")
+        if entry.get("relation") and not entry.get("timestamps"):
+            typer.echo("    note: no timestamp column; ts = 0 on these edges")
+    graph = result.graph
+    nodes = ", ".join(f"{n:,} {t}s" for t, n in graph.num_nodes.items())
+    edges = ", ".join(f"{len(t):,} {r[1]}" for r, t in graph.edges.items())
+    typer.echo(f"wrote {out}: {nodes}; edges: {edges}")
+    if result.rejected:
+        typer.echo(f"rejected rows with their reasons: {out / 'rejected'}")
+
+
+def _progress(progress: Optional[bool]) -> bool:
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def csv_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    buy: Optional[Path] = typer.Option(None, "--buy", help="user-item buy edges (CSV, TSV, .gz or Parquet)."),
+    follow: Optional[Path] = typer.Option(None, "--follow", help="user-streamer follow edges."),
+    sell: Optional[Path] = typer.Option(None, "--sell", help="streamer-item sell edges (weight = sales)."),
+    edges: list[str] = typer.Option(
+        [], "--edges", help="Another relation as REL=PATH, e.g. gift=gifts.csv or social=friends.csv (repeatable)."
+    ),
+    users: Optional[Path] = typer.Option(None, "--users", help="User list; edges naming other users are rejected."),
+    items: Optional[Path] = typer.Option(None, "--items", help="Item list; edges naming other items are rejected."),
+    streamers: Optional[Path] = typer.Option(None, "--streamers", help="Streamer list (same rule)."),
+    node_id_col: Optional[str] = typer.Option(
+        None, "--node-id-col", help="Id column of the node lists (default: id, <type>_id, <type>, else the first)."
+    ),
+    user_col: Optional[str] = typer.Option(None, "--user-col", help="User id column in every edge file."),
+    item_col: Optional[str] = typer.Option(None, "--item-col", help="Item id column in every edge file."),
+    streamer_col: Optional[str] = typer.Option(None, "--streamer-col", help="Streamer id column in every edge file."),
+    ts_col: Optional[str] = typer.Option(
+        None, "--ts-col", help="Timestamp column (default: ts, timestamp, time, ... if present; 'none': no timestamps)."
+    ),
+    weight_col: Optional[str] = typer.Option(
+        None, "--weight-col", help="Weight column (default: weight, count, sales, ... if present; 'none': no weight)."
+    ),
+    columns: list[str] = typer.Option(
+        [],
+        "--columns",
+        help="Per-file mapping REL:field=column,... with fields src, dst, ts, weight, e.g. "
+        "buy:src=uid,dst=iid,ts=time,weight=none (repeatable; wins over the per-type options).",
+    ),
+    delimiter: Optional[str] = typer.Option(
+        None,
+        "--delimiter",
+        "-d",
+        help="Field delimiter: a character or tab/comma/semicolon/pipe/space "
+        "(default: by extension, .csv comma, .tsv tab, else sniffed from the header).",
+    ),
+    header: bool = typer.Option(
+        True,
+        "--header/--no-header",
+        help="First line is a header. Without one, columns are 1-based positions "
+        "(1 source id, 2 destination id, 3 timestamp, 4 weight).",
+    ),
+    ts_format: str = typer.Option("auto", "--ts-format", help=_TS_HELP),
+    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the output folder name)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help=_PROGRESS_HELP),
+) -> None:
+    """Import one CSV / TSV / Parquet file per relation.
+
+    Ids are kept as strings (whitespace trimmed, "12.0" read as "12"). Every input row is kept, merged as an exact duplicate, or written to OUT/rejected/<file>.parquet with its line number and a reason; the counts per file go to meta.json ("ingestion").
+
+    Example: lsec data import csv --buy buys.csv --follow follows.csv --sell sells.csv --ts-format iso --out data/shop
+    """
+    with _user_errors():
+        from lsec.data.formats.common import parse_delimiter
+        from lsec.data.formats.csv import import_csv, parse_column_spec
+        from lsec.errors import LsecDataError
+
+        edge_files: dict[str, Path] = {}
+        for rel_name, path in (("buy", buy), ("follow", follow), ("sell", sell)):
+            if path is not None:
+                edge_files[rel_name] = path
+        for spec in edges:
+            rel_name, eq, path_text = spec.partition("=")
+            if not eq or not path_text:
+                raise LsecDataError(column="--edges", expected="REL=PATH, e.g. gift=gifts.csv", found=spec)
+            edge_files[rel_name.strip()] = Path(path_text)
+        if not edge_files:
+            raise LsecDataError("nothing to import", expected="at least one of --buy, --follow, --sell, --edges")
+        mapping = dict(parse_column_spec(spec) for spec in columns)
+        _prepare_out(out, force)
+        result = import_csv(
+            edge_files,
+            users=users,
+            items=items,
+            streamers=streamers,
+            node_id_col=node_id_col,
+            columns=mapping,
+            user_col=user_col,
+            item_col=item_col,
+            streamer_col=streamer_col,
+            ts_col=ts_col,
+            weight_col=weight_col,
+            delimiter=parse_delimiter(delimiter),
+            header=header,
+            ts_format=ts_format,
+            name=name,
+            out=out,
+            show_progress=_progress(progress),
+        )
+        _summary(result, out)
+
+
+def rechub_command(
+    folder: Path = typer.Argument(..., help="RecHub folder: user.tsv, item.tsv, streamer.tsv, train/ val/ test/."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    header: Optional[bool] = typer.Option(
+        None, "--header/--no-header", help="Force header detection (default: detected per file)."
+    ),
+    ts_format: str = typer.Option("auto", "--ts-format", help=_TS_HELP),
+    num_candidates: int = typer.Option(500, "--num-candidates", help="Length of each user's candidate list."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the candidate lists' negatives."),
+    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the output folder name)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help=_PROGRESS_HELP),
+) -> None:
+    """Import the LSEC-GNN / RecHub TSV layout as it is; its train/val/test folders become the split "given".
+
+    Assumed layout (the released files' exact columns are unknown to us): tab-separated (else sniffed); a header detected by usual names (user, item_id, ts, ...) or by a text first line over numeric data; id columns first, in the file-name order (user-item-buy: user, then item); then an optional timestamp (unix s / ms after 2001, or ISO-8601) and an optional numeric weight. Node lists (user.tsv, item.tsv, streamer.tsv), when present, fix the ids: edges naming other ids are rejected.
+
+    Example: lsec data import rechub LSEC-Small --out data/lsec-small
+    """
+    with _user_errors():
+        from lsec.data.formats.rechub_tsv import SPLIT_NAME, import_rechub
+
+        _prepare_out(out, force)
+        result = import_rechub(
+            folder,
+            out=out,
+            name=name,
+            header=header,
+            ts_format=ts_format,
+            num_candidates=num_candidates,
+            seed=seed,
+            show_progress=_progress(progress),
+        )
+        _summary(result, out)
+        if result.folds is not None:
+            typer.echo(f"split {SPLIT_NAME!r} written from the fold folders: {out / 'splits' / SPLIT_NAME}")
+
+
+def validate_command(
+    dataset: Path = typer.Argument(..., help="Dataset folder (written by lsec data import / simulate)."),
+) -> None:
+    """Check a dataset folder: structure, meta.json counts, timestamps, duplicates, ingestion report, splits.
+
+    Exit code 0 when it is valid (warnings are printed), 2 with the problems named when it is not.
+    """
+    with _user_errors():
+        from lsec.data.formats.validate import validate_dataset
+
+        report = validate_dataset(dataset)
+        for check in report.checks:
+            typer.echo(f"checked: {check}")
+        for warning in report.warnings:
+            typer.echo(f"warning: {warning}")
+        if not report.ok:
+            for problem in report.problems:
+                typer.echo(f"problem: {problem}", err=True)
+            typer.echo(f"error: {dataset} is not a valid dataset ({len(report.problems)} problem(s)).", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"ok: {dataset} is a valid dataset ({len(report.warnings)} warning(s)).")
+
+
+def info_command(
+    dataset: Path = typer.Argument(..., help="Dataset folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the same figures as JSON."),
+) -> None:
+    """Node counts, edge counts, unique pairs and densities (as Tables 1-2 of the LSEC-GNN slides)."""
+    with _user_errors():
+        from lsec.data.formats.validate import dataset_info, format_info
+
+        stats: dict[str, Any] = dataset_info(dataset)
+        typer.echo(json.dumps(stats, indent=2) if as_json else format_info(stats))
+
+
+def register(data_app: typer.Typer) -> None:
+    import_app.command("csv")(csv_command)
+    import_app.command("rechub")(rechub_command)
+    data_app.add_typer(import_app, name="import")
+    data_app.command("validate")(validate_command)
+    data_app.command("info")(info_command)

@@ -1,0 +1,425 @@
+"""Turn foreign edge and node files into a :class:`HeteroGraph`, accounting for every row.
+
+An importer (CSV, RecHub TSV, ...) describes its files as :class:`EdgeSource` / :class:`NodeSource` and
+calls :func:`ingest`. For every input file the result's report says::
+
+    rows_read = kept + merged + rejected
+
+* ``kept``: rows that became edges (or nodes);
+* ``merged``: exact duplicates of an earlier kept row of the same relation (same source id, destination
+  id, timestamp and weight after normalisation), across all files of that relation; counted, not stored;
+* ``rejected``: rows written to ``rejected/<file>.parquet`` with their 1-based line number, their
+  original fields and a ``reason`` (rules in :mod:`lsec.data.ingest_rules`).
+
+Internal indices are dense per node type in **first-seen order**: a node file, when given, fixes the order
+(and edges naming ids absent from it are rejected); otherwise ids are numbered as they first appear in the
+edge files, in the order the sources are given, source column before destination column. Edges keep
+input order (files in order, rows in order). ``time_origin`` is UTC midnight of the earliest timestamp.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from tqdm.auto import tqdm
+
+from lsec.data import ingest_rules as rules
+from lsec.data.formats.common import LINE, RAW, REASON, RawTable, delimiter_name, read_table
+from lsec.data.graph import EdgeTable, HeteroGraph
+from lsec.data.schema import NODE_TYPES, Relation
+from lsec.errors import LsecDataError
+
+DAY = 86_400
+
+ID_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "user_id", "userid", "uid", "u"),
+    "item": ("item", "item_id", "itemid", "iid", "i", "product", "product_id"),
+    "streamer": ("streamer", "streamer_id", "streamerid", "sid", "s", "author", "author_id", "anchor", "anchor_id"),
+}
+SRC_CANDIDATES = ("src", "source", "from")
+DST_CANDIDATES = ("dst", "target", "destination", "to")
+TS_CANDIDATES = ("ts", "timestamp", "time", "t", "datetime", "date", "created_at", "event_time")
+WEIGHT_CANDIDATES = ("weight", "w", "count", "sales", "amount", "quantity", "qty", "rating")
+NONE = "none"
+"""Column name meaning "this file has no such column" (e.g. ``ts=none``)."""
+
+
+@dataclass
+class ColumnMap:
+    """Which input column holds each field; ``None`` = find it among the usual names."""
+
+    src: str | None = None
+    dst: str | None = None
+    ts: str | None = None
+    weight: str | None = None
+
+
+@dataclass
+class EdgeSource:
+    """One edge file of one relation. ``fold`` is 0/1/2 (train/valid/test) for pre-split layouts."""
+
+    relation: Relation
+    path: Path
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    fold: int = -1
+    label: str = ""
+    delimiter: str | None = None  # overrides ReadOptions.delimiter for this file
+    header: bool | None = None  # overrides ReadOptions.header for this file
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.label = self.label or self.path.name
+
+
+@dataclass
+class NodeSource:
+    """A node list: one id per row in column ``id_column`` (None = ``id``, ``<type>_id``, ``<type>`` or the first)."""
+
+    node_type: str
+    path: Path
+    id_column: str | None = None
+    label: str = ""
+    delimiter: str | None = None
+    header: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.label = self.label or self.path.name
+
+
+@dataclass
+class ReadOptions:
+    delimiter: str | None = None
+    header: bool = True
+    ts_format: str = "auto"
+    now: int | None = None  # "now" for the far-future check (tests pin it)
+
+
+@dataclass
+class IngestResult:
+    graph: HeteroGraph
+    rejected: dict[str, pl.DataFrame]
+    report: dict[str, dict[str, Any]]
+    folds: dict[Relation, np.ndarray] | None = None
+
+
+def _pick(
+    columns: list[str],
+    wanted: str | None,
+    candidates: Sequence[str],
+    what: str,
+    path: Path,
+    required: bool,
+    header: bool,
+) -> str | None:
+    if wanted is not None:
+        if wanted.lower() == NONE:
+            return None
+        if wanted in columns:
+            return wanted
+        raise LsecDataError(
+            "missing required column" if required else "missing column",
+            file=path,
+            column=wanted,
+            expected=f"a {what} column named {wanted!r}",
+            found="columns " + ", ".join(repr(c) for c in columns),
+        )
+    lowered = {c.lower(): c for c in columns}
+    for name in candidates:
+        if name in lowered:
+            return lowered[name]
+    if not required:
+        return None
+    raise LsecDataError(
+        "missing required column",
+        file=path,
+        expected=f"a {what} column (one of {', '.join(candidates[:5])}; name it with an option)",
+        found="columns " + ", ".join(repr(c) for c in columns),
+    )
+
+
+def resolve_columns(table: RawTable, source: EdgeSource) -> dict[str, str | None]:
+    """Map src / dst / ts / weight to input columns (explicit names first, then the usual names)."""
+    src_type, name, dst_type = source.relation
+    cols, path, wanted = table.columns, table.path, source.columns
+    if not table.has_header:  # positional: 1 = src, 2 = dst, 3 = ts, 4 = weight
+        positional = {"src": "1", "dst": "2", "ts": "3", "weight": "4"}
+        for role in ("ts", "weight"):
+            if positional[role] not in cols:
+                positional[role] = NONE
+        wanted = ColumnMap(
+            wanted.src or positional["src"],
+            wanted.dst or positional["dst"],
+            wanted.ts or positional["ts"],
+            wanted.weight or positional["weight"],
+        )
+    same = src_type == dst_type
+    src_names = SRC_CANDIDATES + (() if same else ID_CANDIDATES.get(src_type, ()))
+    dst_names = DST_CANDIDATES + (() if same else ID_CANDIDATES.get(dst_type, ()))
+    src = _pick(cols, wanted.src, src_names, f"{src_type} id ({name} source)", path, True, table.has_header)
+    dst = _pick(cols, wanted.dst, dst_names, f"{dst_type} id ({name} destination)", path, True, table.has_header)
+    if src == dst:
+        raise LsecDataError(
+            "the same column is mapped to both ends of the relation",
+            file=path,
+            column=src,
+            expected="two different id columns",
+        )
+    ts = _pick(cols, wanted.ts, TS_CANDIDATES, "timestamp", path, wanted.ts is not None, table.has_header)
+    weight = _pick(cols, wanted.weight, WEIGHT_CANDIDATES, "weight", path, wanted.weight is not None, table.has_header)
+    return {"src": src, "dst": dst, "ts": ts, "weight": weight}
+
+
+# ---------------------------------------------------------------------------------------------- nodes
+def _read_nodes(source: NodeSource, options: ReadOptions) -> tuple[pl.Series, pl.DataFrame, dict[str, Any]]:
+    table = read_table(
+        source.path,
+        delimiter=source.delimiter or options.delimiter,
+        header=options.header if source.header is None else source.header,
+    )
+    t = source.node_type
+    if source.id_column is not None or not table.has_header:
+        column = _pick(table.columns, source.id_column or "1", (), f"{t} id", table.path, True, table.has_header)
+    else:
+        lowered = {c.lower(): c for c in table.columns}
+        found = [lowered[n] for n in ("id", f"{t}_id", t, *ID_CANDIDATES.get(t, ())) if n in lowered]
+        column = found[0] if found else table.columns[0]
+    assert column is not None
+    frame = table.frame.with_columns(
+        pl.coalesce(pl.col(REASON), rules.id_reason(column, t)).alias(REASON),
+        rules.normalise_id(column).alias("_id"),
+    )
+    ok = frame.filter(pl.col(REASON).is_null())
+    first = ok["_id"].is_first_distinct()
+    ids = ok["_id"].filter(first)
+    rejected = frame.filter(pl.col(REASON).is_not_null())
+    report = _report(table, frame.height, ids.len(), ok.height - ids.len(), rejected, {"id": column})
+    report.update({"node_type": t, "normalised_ids": int((ok["_id"] != ok[column]).sum())})
+    return ids, _rejected_rows(rejected, table), report
+
+
+# ---------------------------------------------------------------------------------------------- edges
+def _read_edges(
+    source: EdgeSource, options: ReadOptions, known: dict[str, tuple[pl.Series, str]]
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Kept rows (``src``, ``dst``, ``ts``, ``weight``?), rejected rows and the file's report."""
+    src_type, name, dst_type = source.relation
+    table = read_table(
+        source.path,
+        delimiter=source.delimiter or options.delimiter,
+        header=options.header if source.header is None else source.header,
+        min_columns=2,
+    )
+    mapping = resolve_columns(table, source)
+    src, dst, ts, weight = mapping["src"], mapping["dst"], mapping["ts"], mapping["weight"]
+    assert src is not None and dst is not None
+    frame = table.frame
+    reasons = [pl.col(REASON), rules.id_reason(src, src_type), rules.id_reason(dst, dst_type)]
+    derived = [rules.normalise_id(src).alias("src"), rules.normalise_id(dst).alias("dst")]
+    ts_format = None
+    if ts is not None:
+        ts_format = rules.resolve_ts_format(frame[ts], options.ts_format)
+        derived.append(rules.parse_ts(ts, ts_format).alias("_ts"))
+        reasons.append(rules.ts_reason(ts, ts_format, options.now))
+    if weight is not None:
+        derived.append(rules.parse_weight(weight).alias("_weight"))
+        reasons.append(rules.weight_reason(weight))
+    frame = frame.with_columns(derived)
+    for end, node_type in (("src", src_type), ("dst", dst_type)):
+        if node_type in known:
+            ids, node_label = known[node_type]
+            reasons.append(
+                pl.when(~pl.col(end).is_in(ids.implode()))
+                .then(pl.lit(f"unknown {node_type} id in column '{mapping[end]}' (not in {node_label})"))
+                .otherwise(pl.lit(None, dtype=pl.Utf8))
+            )
+    if src_type == dst_type:
+        reasons.append(
+            pl.when(pl.col("src") == pl.col("dst"))
+            .then(pl.lit(f"self-loop: a {src_type} {name} edge to itself"))
+            .otherwise(pl.lit(None, dtype=pl.Utf8))
+        )
+    frame = frame.with_columns(rules.first_reason(reasons).alias(REASON))
+    rejected = frame.filter(pl.col(REASON).is_not_null())
+    keep_cols = [pl.col("src"), pl.col("dst")]
+    keep_cols.append(pl.col("_ts").alias("ts") if ts is not None else pl.lit(0, dtype=pl.Int64).alias("ts"))
+    if weight is not None:
+        keep_cols.append(pl.col("_weight").cast(pl.Float32).alias("weight"))
+    kept = frame.filter(pl.col(REASON).is_null())
+    normalised = int((kept["src"] != kept[src]).sum()) + int((kept["dst"] != kept[dst]).sum())
+    kept = kept.select(keep_cols)
+    report = _report(table, frame.height, kept.height, 0, rejected, mapping)
+    report.update(
+        {
+            "relation": name,
+            "fold": source.fold,
+            "timestamps": rules.describe_ts_format(ts_format) if ts_format else None,
+            "normalised_ids": normalised,
+        }
+    )
+    return kept, _rejected_rows(rejected, table), report
+
+
+def _report(
+    table: RawTable, read: int, kept: int, merged: int, rejected: pl.DataFrame, columns: dict[str, str | None]
+) -> dict[str, Any]:
+    by_reason = rejected.group_by(REASON).len().sort(["len", REASON], descending=[True, False])
+    return {
+        "file": str(table.path),
+        "delimiter": delimiter_name(table.delimiter),
+        "header": table.has_header,
+        "columns": columns,
+        "rows_read": read,
+        "kept": kept,
+        "merged": merged,
+        "rejected": rejected.height,
+        "rejected_by_reason": {str(r): int(n) for r, n in by_reason.iter_rows()},
+        "blank_lines": table.blank_lines,
+    }
+
+
+def _rejected_rows(rejected: pl.DataFrame, table: RawTable) -> pl.DataFrame:
+    return rejected.select([LINE, *table.columns, RAW, REASON])
+
+
+# ------------------------------------------------------------------------------------------- assembly
+def ingest(
+    edges: Sequence[EdgeSource],
+    nodes: Sequence[NodeSource] = (),
+    *,
+    name: str = "dataset",
+    options: ReadOptions | None = None,
+    provenance: dict[str, Any] | None = None,
+    show_progress: bool = False,
+) -> IngestResult:
+    """Read every source, apply the row rules, merge duplicates, number the nodes, build the graph."""
+    options = options or ReadOptions()
+    if options.ts_format not in rules.TS_FORMATS and "%" not in options.ts_format:
+        raise LsecDataError(
+            column="--ts-format", expected="auto, s, ms, iso or a strftime pattern with %", found=options.ts_format
+        )
+    if not edges:
+        raise LsecDataError("nothing to import", expected="at least one edge file")
+    labels = [n.label for n in nodes] + [e.label for e in edges]
+    if len(set(labels)) != len(labels):
+        raise LsecDataError("two input files have the same name", expected="distinct file names", found=labels)
+    started = time.perf_counter()
+    report: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, pl.DataFrame] = {}
+    known: dict[str, tuple[pl.Series, str]] = {}
+    bar = tqdm(total=len(nodes) + len(edges) + 1, desc="import", unit="file", disable=not show_progress)
+    for node_source in nodes:
+        bar.set_postfix_str(node_source.label)
+        ids, bad, file_report = _read_nodes(node_source, options)
+        if node_source.node_type in known:
+            previous, label = known[node_source.node_type]
+            ids = pl.concat([previous, ids]).unique(maintain_order=True)
+            node_source_label = f"{label} + {node_source.label}"
+        else:
+            node_source_label = node_source.label
+        known[node_source.node_type] = (ids, node_source_label)
+        report[node_source.label] = file_report
+        if bad.height:
+            rejected[node_source.label] = bad
+        bar.update()
+
+    kept_by_relation: dict[Relation, list[tuple[int, pl.DataFrame]]] = {}
+    for index, source in enumerate(edges):
+        bar.set_postfix_str(source.label)
+        kept, bad, file_report = _read_edges(source, options, known)
+        kept_by_relation.setdefault(source.relation, []).append((index, kept))
+        report[source.label] = file_report
+        if bad.height:
+            rejected[source.label] = bad
+        bar.update()
+
+    bar.set_postfix_str("numbering nodes")
+    graph, folds = _assemble(edges, kept_by_relation, known, report, name)
+    bar.update()
+    bar.close()
+    graph.meta["provenance"] = dict(provenance or {}, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    graph.meta["ingestion"] = {
+        "files": report,
+        "totals": {k: sum(int(r[k]) for r in report.values()) for k in ("rows_read", "kept", "merged", "rejected")},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    has_folds = any(s.fold >= 0 for s in edges)
+    return IngestResult(graph, rejected, report, folds if has_folds else None)
+
+
+def _assemble(
+    sources: Sequence[EdgeSource],
+    kept_by_relation: dict[Relation, list[tuple[int, pl.DataFrame]]],
+    known: dict[str, tuple[pl.Series, str]],
+    report: dict[str, dict[str, Any]],
+    name: str,
+) -> tuple[HeteroGraph, dict[Relation, np.ndarray]]:
+    merged_frames: dict[Relation, pl.DataFrame] = {}
+    for rel, parts in kept_by_relation.items():
+        weighted = any("weight" in frame.columns for _, frame in parts)
+        frames = []
+        for index, frame in parts:
+            if weighted and "weight" not in frame.columns:
+                frame = frame.with_columns(pl.lit(1.0, dtype=pl.Float32).alias("weight"))
+            frames.append(frame.with_columns(pl.lit(index, dtype=pl.Int32).alias("_source")))
+        table = pl.concat(frames, how="vertical")
+        key = ["src", "dst", "ts"] + (["weight"] if weighted else [])
+        first = table.select(pl.struct(key).is_first_distinct()).to_series()
+        duplicates = table.filter(~first).group_by("_source").len()
+        for index, count in duplicates.iter_rows():
+            label = sources[index].label
+            report[label]["merged"] = int(count)
+            report[label]["kept"] -= int(count)
+        merged_frames[rel] = table.filter(first)
+
+    node_types = [t for t in NODE_TYPES if t in known or any(t in (r[0], r[2]) for r in merged_frames)]
+    node_types += sorted({t for r in merged_frames for t in (r[0], r[2])} - set(node_types))
+    categories: dict[str, pl.Series] = {}
+    for t in node_types:
+        if t in known:
+            categories[t] = known[t][0]
+            continue
+        seen = [
+            frame[end]
+            for rel, frame in merged_frames.items()
+            for end, et in (("src", rel[0]), ("dst", rel[2]))
+            if et == t
+        ]
+        categories[t] = pl.concat(seen).unique(maintain_order=True) if seen else pl.Series([], dtype=pl.Utf8)
+
+    edges: dict[Relation, EdgeTable] = {}
+    folds: dict[Relation, np.ndarray] = {}
+    ts_min: int | None = None
+    for rel, frame in merged_frames.items():
+        src_idx = _index(frame["src"], categories[rel[0]])
+        dst_idx = _index(frame["dst"], categories[rel[2]])
+        ts = frame["ts"].to_numpy()
+        weight = frame["weight"].to_numpy() if "weight" in frame.columns else None
+        edges[rel] = EdgeTable(src_idx, dst_idx, ts, weight)
+        fold_of_source = np.array([s.fold for s in sources], dtype=np.int8)
+        folds[rel] = fold_of_source[frame["_source"].to_numpy()]
+        has_ts = any(report[sources[i].label].get("timestamps") for i, _ in kept_by_relation[rel])
+        if len(ts) and has_ts:
+            ts_min = int(ts.min()) if ts_min is None else min(ts_min, int(ts.min()))
+    graph = HeteroGraph(
+        num_nodes={t: categories[t].len() for t in node_types},
+        edges=edges,
+        node_ids={t: categories[t].to_numpy().astype(object) for t in node_types},
+        name=name,
+        time_origin=0 if ts_min is None else ts_min - ts_min % DAY,
+    )
+    return graph, folds
+
+
+def _index(values: pl.Series, categories: pl.Series) -> np.ndarray:
+    """Position of each value in ``categories`` (all values are known at this point)."""
+    if categories.len() == 0:
+        return np.zeros(0, dtype=np.int32)
+    as_enum = values.cast(pl.Enum(categories.to_list()))
+    return as_enum.to_physical().cast(pl.Int32).to_numpy()
