@@ -1,0 +1,250 @@
+"""``Recommender``: top-k recommendations by external id, from a run folder or an exported artifact.
+
+    >>> rec = Recommender.from_run("runs/lsec-gcn")            # or Recommender.load("artifacts/lsec-gcn")
+    >>> rec.recommend(["u17", "u42"], k=10)                    # [[("i3", 2.71), ...], [...]]
+    >>> rec.recommend(["u17"], k=5, task="follow")             # streamers
+    >>> rec.recommend_user("new-user", bought_items=["i3"], followed_streamers=["s1"])   # cold start
+
+Every call scores the whole catalogue exactly (one pass over the precomputed target table, see
+:mod:`lsec.serve.scoring`), removes the user's training interactions when ``exclude_seen`` and returns the
+best ``k``. A user the model never saw is served by fold-in from the history given with the request
+(:mod:`lsec.serve.foldin`) or, with no history, by the most popular targets; :meth:`recommend_user` says
+which ``strategy`` answered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lsec.errors import LsecDataError, LsecError
+from lsec.serve.artifact import Artifact, TaskTables, artifact_from_run, load_artifact, save_artifact
+from lsec.serve.foldin import fold_in
+from lsec.serve.scoring import dot_scores, exclude, mlp_scores, popular, top_k
+
+STRATEGIES = ("model", "fold-in", "popular")
+HISTORY_RELATION = {"bought_items": "buy", "followed_streamers": "follow"}
+
+
+class UnknownIdError(LsecDataError, KeyError):
+    """Ids the model does not know. Attributes: ``node_type``, ``ids`` (the unknown ones), ``field``."""
+
+    def __init__(self, node_type: str, ids: Sequence[str], *, field: str, known: int) -> None:
+        self.node_type = node_type
+        self.ids = list(ids)
+        self.field = field
+        shown = ", ".join(repr(i) for i in self.ids[:10]) + (f" and {len(self.ids) - 10} more" if len(ids) > 10 else "")
+        noun = f"{node_type} id" + ("s" if len(self.ids) > 1 else "")
+        LsecDataError.__init__(
+            self, f"{field}: unknown {noun} {shown} (expected ids of the {known} {node_type}s the model was trained on)"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Recommendation:
+    """The answer for one user: ``ids`` best first with their ``scores``, and which ``strategy`` produced them.
+
+    ``strategy`` is ``"model"`` (a user the model knows), ``"fold-in"`` (a new user folded in from the
+    history given) or ``"popular"`` (a new user with no usable history: most popular targets; ``scores``
+    are then training interaction counts).
+    """
+
+    user_id: str
+    task: str
+    strategy: str
+    ids: list[str]
+    scores: list[float]
+    notes: list[str] = field(default_factory=list)
+
+    def pairs(self) -> list[tuple[str, float]]:
+        return list(zip(self.ids, self.scores, strict=True))
+
+
+class Recommender:
+    """Serves an :class:`~lsec.serve.artifact.Artifact` by external ids. Thread-safe (read-only arrays)."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+        self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Recommender:
+        """Open an artifact folder written by ``lsec export`` (numpy only)."""
+        return cls(load_artifact(path))
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike[str], *, checkpoint: str = "best") -> Recommender:
+        """Open a training run folder (best weights), encode once and precompute the same tables as export."""
+        return cls(artifact_from_run(run_dir, checkpoint=checkpoint))
+
+    def save(self, out: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Write the artifact folder (what ``lsec export`` does)."""
+        save_artifact(self.artifact, out, overwrite=overwrite)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def model(self) -> str:
+        return self.artifact.model
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.artifact.tasks)
+
+    def num_nodes(self, node_type: str) -> int:
+        return self.artifact.num_nodes(node_type)
+
+    def knows(self, node_type: str, external_id: object) -> bool:
+        return str(external_id) in self._index.get(node_type, {})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "tasks": list(self.tasks),
+            "nodes": {t: self.num_nodes(t) for t in self.artifact.ids},
+            "source": self.artifact.source,
+        }
+
+    # ------------------------------------------------------------------ API
+    def recommend(
+        self, user_ids: Iterable[object] | str, k: int = 10, exclude_seen: bool = True, task: str = "buy"
+    ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (external target id, score) per user, best first. Unknown users raise :class:`UnknownIdError`.
+
+        Args:
+            user_ids: external user ids (a single string is taken as one user).
+            k: how many targets per user (fewer when fewer are eligible).
+            exclude_seen: leave out the targets the user interacted with in training.
+            task: ``"buy"`` (items) or ``"follow"`` (streamers).
+        """
+        users = [user_ids] if isinstance(user_ids, str) else [str(u) for u in user_ids]
+        tables = self._tables(task)
+        k = _check_k(k)
+        index = self._lookup("user", users, field="user_ids")
+        out = []
+        for start in range(0, len(index), 64):  # bounded scratch: 64 users per pass over the table
+            chunk = index[start : start + 64]
+            scores = self._score(tables, tables.query_part[chunk])
+            for row, user in enumerate(chunk):
+                out.append(self._top(tables, scores[row], k, self._seen(task, user) if exclude_seen else None))
+        return [list(zip(ids, vals, strict=True)) for ids, vals in out]
+
+    def recommend_user(
+        self,
+        user_id: object,
+        *,
+        k: int = 10,
+        exclude_seen: bool = True,
+        task: str = "buy",
+        bought_items: Sequence[object] = (),
+        followed_streamers: Sequence[object] = (),
+        history_field: str = "",
+    ) -> Recommendation:
+        """One user's top-``k`` with the strategy used; a new user is folded in from the history given.
+
+        For a user the model knows, the history is not needed and is ignored (a note says so). For a new
+        user, ``bought_items`` (item ids) and ``followed_streamers`` (streamer ids) are mapped to the
+        model's graphs (unknown ids raise :class:`UnknownIdError` naming them); with ``exclude_seen`` the
+        history's own targets are left out. ``history_field`` prefixes field names in error messages.
+        """
+        user = str(user_id)
+        tables = self._tables(task)
+        k = _check_k(k)
+        notes: list[str] = []
+        if self.knows("user", user):
+            if bought_items or followed_streamers:
+                notes.append("known user: the model's embedding is used and the history given is ignored")
+            index = self._index["user"][user]
+            scores = self._score(tables, tables.query_part[index : index + 1])[0]
+            ids, vals = self._top(tables, scores, k, self._seen(task, index) if exclude_seen else None)
+            return Recommendation(user, task, "model", ids, vals, notes)
+
+        history = {
+            "buy": self._lookup("item", [str(x) for x in bought_items], field=f"{history_field}bought_items"),
+            "follow": self._lookup(
+                "streamer", [str(x) for x in followed_streamers], field=f"{history_field}followed_streamers"
+            ),
+        }
+        history = {rel: np.unique(idx) for rel, idx in history.items()}
+        seen = history[task] if exclude_seen else None
+        used = [rel for rel in ("buy", "follow") if len(history[rel]) and self._uses_relation(tables, rel)]
+        for rel in ("buy", "follow"):
+            if len(history[rel]) and rel not in used:
+                notes.append(f"the model does not use the {rel!r} graph: that history was not used")
+        if not used:
+            popularity = self.artifact.interactions[task].popularity
+            idx, counts = popular(popularity, k, seen if seen is not None else ())
+            names = self.artifact.ids[tables.target_type][idx].tolist()
+            return Recommendation(user, task, "popular", names, counts.tolist(), notes)
+        query = np.concatenate([self._fold_in(key, history) for key in tables.query_keys])  # (d_query,)
+        scores = self._score(tables, tables.project(query[None, :]))[0]
+        ids, vals = self._top(tables, scores, k, seen)
+        return Recommendation(user, task, "fold-in", ids, vals, notes)
+
+    # ------------------------------------------------------------------ internals
+    def _tables(self, task: str) -> TaskTables:
+        tables = self.artifact.tasks.get(task)
+        if tables is None:
+            raise LsecError(f"task: model {self.model!r} ranks tasks {list(self.tasks)}; got task {task!r}.")
+        return tables
+
+    def _lookup(self, node_type: str, ids: Sequence[str], *, field: str) -> np.ndarray:
+        index = self._index.get(node_type, {})
+        found = [index.get(x, -1) for x in ids]
+        unknown = [x for x, i in zip(ids, found, strict=True) if i < 0]
+        if unknown:
+            raise UnknownIdError(node_type, list(dict.fromkeys(unknown)), field=field, known=len(index))
+        return np.asarray(found, dtype=np.int64)
+
+    def _seen(self, task: str, user: int) -> np.ndarray:
+        return self.artifact.interactions[task].row(user)
+
+    def _score(self, tables: TaskTables, query_part: np.ndarray) -> np.ndarray:
+        if tables.kind == "dot":
+            return dot_scores(query_part, tables.target_part)
+        assert tables.rest is not None
+        return mlp_scores(query_part, tables.target_part, tables.rest)
+
+    def _top(
+        self, tables: TaskTables, scores: np.ndarray, k: int, seen: np.ndarray | None
+    ) -> tuple[list[str], list[float]]:
+        if seen is not None:
+            exclude(scores, seen)
+        idx, vals = top_k(scores, k)
+        return self.artifact.ids[tables.target_type][idx].tolist(), vals.tolist()
+
+    def _uses_relation(self, tables: TaskTables, relation_name: str) -> bool:
+        return any(self.artifact.fold_ins[key].relation == relation_name for key in tables.query_keys)
+
+    def _fold_in(self, key: str, history: dict[str, np.ndarray]) -> np.ndarray:
+        spec = self.artifact.fold_ins[key]
+        if spec.relation is None or spec.neighbour_key is None:
+            return spec.empty
+        neighbours = self.artifact.embeddings.get(spec.neighbour_key)
+        return fold_in(
+            spec,
+            history.get(spec.relation, np.zeros(0, np.int64)),
+            neighbours,
+            self.artifact.interactions[spec.relation].degree,
+        )
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{t}={self.num_nodes(t)}" for t in self.artifact.ids)
+        return f"Recommender(model={self.model!r}, tasks={list(self.tasks)}, nodes=[{nodes}])"
+
+
+MAX_K = 1000
+"""Largest ``k`` served (the HTTP API enforces it; the library accepts any positive ``k``)."""
+
+
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) <= 0:
+        raise ValueError(f"The 'k' parameter of Recommender.recommend must be a positive int. Got {k!r} instead.")
+    return int(k)
