@@ -1,0 +1,314 @@
+"""Ranking metrics of the candidate-list protocol (DESIGN section 5). The definitions are part of the API.
+
+Each evaluated user ``u`` has a list of candidates with binary labels (``P_u`` positives, ``N_u``
+negatives) and model scores. The list is ranked by descending score; **ties are broken pessimistically**:
+inside a group of equal scores the negatives come first, then the positives, so a positive's rank is
+
+.. math::  r(p) = \\#\\{j : s_j > s_p\\} + \\#\\{j \\text{ negative} : s_j = s_p\\} + i + 1
+
+where ``i`` is its index among the positives tied with it (0, 1, ...). A constant scorer therefore ranks
+every positive after every negative. Per user:
+
+* ``auc``: fraction of (positive, negative) pairs ordered correctly, ties counting 1/2:
+  :math:`\\frac{1}{P_u N_u} \\sum_{p, n} ([s_p > s_n] + \\tfrac12 [s_p = s_n])`.
+* ``mrr``: mean over the user's positives of :math:`1 / r(p)` (the LSEC-GNN definition; every positive
+  counts, ranks taken in the whole list).
+* ``ndcg@k``: :math:`\\mathrm{DCG}_k / \\mathrm{IDCG}_k` with binary gain and log2 discount,
+  :math:`\\mathrm{DCG}_k = \\sum_{p : r(p) \\le k} 1 / \\log_2(r(p) + 1)`,
+  :math:`\\mathrm{IDCG}_k = \\sum_{i=1}^{\\min(P_u, k)} 1 / \\log_2(i + 1)`.
+* ``recall@k``: :math:`\\#\\{p : r(p) \\le k\\} / P_u`.
+* ``mrr_first@k``: :math:`1 / \\min_p r(p)` if that rank is at most ``k``, else 0 (RecBole / PyG MRR@k).
+
+Reported values are means over users. Users without any positive are skipped for every metric; users
+without any negative are skipped for ``auc`` only; both are counted (:class:`CandidateResult`).
+
+The implementation groups rows by user (stable argsort: rows need not be sorted), lays the users out in
+padded ``(users, width)`` blocks of similar list length and sorts each row once (``np.argsort`` along
+axis 1); ranks under pessimistic ties come from tie-group arithmetic, not from a second sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, overload
+
+import numpy as np
+
+__all__ = [
+    "CandidateMetrics",
+    "CandidateResult",
+    "candidate_metrics",
+    "evaluate_candidates",
+    "ndcg_at_k",
+    "recall_at_k",
+]
+
+
+@dataclass
+class CandidateResult:
+    """Everything :func:`evaluate_candidates` computes.
+
+    Attributes:
+        metrics: mean over users of each metric (``nan`` when no user qualifies).
+        per_user: ``user`` (int64), ``num_positives``, ``num_negatives`` and one float array per metric
+            (``nan`` where the user is skipped for that metric), users ascending.
+        num_users: distinct users in the input.
+        num_skipped: users without any positive (skipped for every metric).
+        num_skipped_auc: users skipped for ``auc`` (no positive or no negative).
+    """
+
+    metrics: dict[str, float]
+    per_user: dict[str, np.ndarray] = field(repr=False)
+    num_users: int
+    num_skipped: int
+    num_skipped_auc: int
+
+
+def _check_ks(name: str, ks: Sequence[int]) -> tuple[int, ...]:
+    out = []
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"The '{name}' parameter of candidate_metrics must hold positive ints. Got {k!r} instead.")
+        out.append(int(k))
+    return tuple(out)
+
+
+def evaluate_candidates(
+    user: np.ndarray,
+    label: np.ndarray,
+    score: np.ndarray,
+    ks: Sequence[int] = (10, 50),
+    first_ks: Sequence[int] = (10,),
+) -> CandidateResult:
+    """Candidate-list metrics with per-user values and skip counts (see the module docstring).
+
+    Shapes:
+        user: (R,) ints; label: (R,) 0/1 (or bool); score: (R,) floats, no NaN. Rows in any order.
+    """
+    ks, first_ks = _check_ks("ks", ks), _check_ks("first_ks", first_ks)
+    user = np.asarray(user)
+    label = np.asarray(label)
+    score = np.asarray(score, dtype=np.float64)
+    if not (user.shape == label.shape == score.shape) or user.ndim != 1:
+        raise ValueError(
+            f"user, label and score must be 1-d arrays of one length. Got shapes {user.shape}, {label.shape}, {score.shape}."
+        )
+    if np.isnan(score).any():
+        raise ValueError(f"score contains NaN (first at row {int(np.flatnonzero(np.isnan(score))[0])}).")
+    if label.size and not np.isin(label, (0, 1)).all():
+        raise ValueError("label must be 0/1 (or bool).")
+    names = [
+        "auc",
+        "mrr",
+        *(f"ndcg@{k}" for k in ks),
+        *(f"recall@{k}" for k in ks),
+        *(f"mrr_first@{k}" for k in first_ks),
+    ]
+
+    order = np.argsort(user, kind="stable")  # linear time when rows are already grouped
+    user_sorted = user[order]
+    n = user_sorted.size
+    starts = np.flatnonzero(np.r_[True, user_sorted[1:] != user_sorted[:-1]]) if n else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, n])
+    num_users = starts.size
+    per_user: dict[str, np.ndarray] = {name: np.full(num_users, np.nan) for name in names}
+    num_pos = np.zeros(num_users, dtype=np.int64)
+    num_neg = np.zeros(num_users, dtype=np.int64)
+
+    widths = 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
+    for width in np.unique(widths):
+        groups = np.flatnonzero(widths == width)
+        block = _block_metrics(order, starts[groups], sizes[groups], int(width), label, score, ks, first_ks)
+        num_pos[groups], num_neg[groups] = block.pop("num_positives"), block.pop("num_negatives")
+        for name, values in block.items():
+            per_user[name][groups] = values
+
+    per_user["user"] = user_sorted[starts].astype(np.int64)
+    per_user["num_positives"] = num_pos
+    per_user["num_negatives"] = num_neg
+    metrics = {name: _mean(per_user[name]) for name in names}
+    return CandidateResult(
+        metrics=metrics,
+        per_user=per_user,
+        num_users=num_users,
+        num_skipped=int((num_pos == 0).sum()),
+        num_skipped_auc=int(((num_pos == 0) | (num_neg == 0)).sum()),
+    )
+
+
+def _mean(values: np.ndarray) -> float:
+    valid = values[~np.isnan(values)]
+    return float(valid.mean()) if valid.size else float("nan")
+
+
+def _block_metrics(
+    order: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    width: int,
+    label: np.ndarray,
+    score: np.ndarray,
+    ks: tuple[int, ...],
+    first_ks: tuple[int, ...],
+) -> dict[str, np.ndarray]:
+    """Metrics of the users whose lists (``order[start : start + size]``) fit in ``width`` columns."""
+    num = starts.size
+    row = np.repeat(np.arange(num), sizes)
+    col = np.arange(row.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    rows_in = order[np.repeat(starts, sizes) + col]
+    scores = np.full((num, width), -np.inf)
+    labels = np.full((num, width), -1, dtype=np.int8)  # -1 marks padding
+    scores[row, col] = score[rows_in]
+    labels[row, col] = label[rows_in]
+
+    by_score = np.argsort(-scores, axis=1)  # descending; tie order irrelevant (fixed below)
+    scores = np.take_along_axis(scores, by_score, axis=1)
+    labels = np.take_along_axis(labels, by_score, axis=1)
+    is_pos = labels == 1
+    is_neg = labels == 0
+    num_pos = is_pos.sum(axis=1)
+    num_neg = is_neg.sum(axis=1)
+
+    # Tie groups: runs of equal score within a row (flattened, row-major).
+    new_group = np.ones((num, width), dtype=bool)
+    new_group[:, 1:] = scores[:, 1:] != scores[:, :-1]
+    group_start = np.flatnonzero(new_group)  # flat index of each group's first slot
+    group_of = np.cumsum(new_group.ravel()) - 1
+    neg_flat = is_neg.ravel().astype(np.int64)
+    neg_in_group = np.add.reduceat(neg_flat, group_start)
+    pos_before = (np.cumsum(is_pos, axis=1) - is_pos).ravel()  # positives earlier in the row
+    neg_before = (np.cumsum(is_neg, axis=1) - is_neg).ravel()
+
+    flat_pos = np.flatnonzero(is_pos.ravel())
+    g = group_of[flat_pos]
+    pos_row = flat_pos // width
+    start = group_start[g]
+    rank = (start % width) + neg_in_group[g] + (pos_before[flat_pos] - pos_before[start]) + 1  # pessimistic
+    correct = num_neg[pos_row] - neg_before[start] - 0.5 * neg_in_group[g]
+
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return np.bincount(pos_row, weights=values, minlength=num)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        has_pos = num_pos > 0
+        out: dict[str, np.ndarray] = {"num_positives": num_pos, "num_negatives": num_neg}
+        out["auc"] = np.where(has_pos & (num_neg > 0), per_row(correct) / (num_pos * num_neg), np.nan)
+        out["mrr"] = np.where(has_pos, per_row(1.0 / rank) / num_pos, np.nan)
+        discount = 1.0 / np.log2(rank + 1.0)
+        ideal = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, max(ks, default=1) + 2)))]
+        for k in ks:
+            out[f"ndcg@{k}"] = np.where(
+                has_pos, per_row(np.where(rank <= k, discount, 0.0)) / ideal[np.minimum(num_pos, k)], np.nan
+            )
+        for k in ks:
+            out[f"recall@{k}"] = np.where(has_pos, per_row((rank <= k).astype(np.float64)) / num_pos, np.nan)
+        first_rank = np.full(num, np.inf)
+        if flat_pos.size:
+            is_first = np.r_[True, pos_row[1:] != pos_row[:-1]]  # a row's first positive has its best rank
+            first_rank[pos_row[is_first]] = rank[is_first]
+        for k in first_ks:
+            out[f"mrr_first@{k}"] = np.where(has_pos, np.where(first_rank <= k, 1.0 / first_rank, 0.0), np.nan)
+    return out
+
+
+@overload
+def candidate_metrics(
+    user: np.ndarray,
+    label: np.ndarray,
+    score: np.ndarray,
+    ks: Sequence[int] = ...,
+    first_ks: Sequence[int] = ...,
+    per_user: Literal[False] = ...,
+) -> dict[str, float]: ...
+
+
+@overload
+def candidate_metrics(
+    user: np.ndarray,
+    label: np.ndarray,
+    score: np.ndarray,
+    ks: Sequence[int] = ...,
+    first_ks: Sequence[int] = ...,
+    *,
+    per_user: Literal[True],
+) -> dict[str, np.ndarray]: ...
+
+
+def candidate_metrics(
+    user: np.ndarray,
+    label: np.ndarray,
+    score: np.ndarray,
+    ks: Sequence[int] = (10, 50),
+    first_ks: Sequence[int] = (10,),
+    per_user: bool = False,
+) -> dict[str, float] | dict[str, np.ndarray]:
+    """Mean candidate-list metrics: keys ``auc``, ``mrr``, ``ndcg@k``, ``recall@k`` (each k in ``ks``) and
+    ``mrr_first@k`` (each k in ``first_ks``), as defined in the module docstring.
+
+    With ``per_user=True`` returns the per-user arrays instead (plus ``user``, ``num_positives``,
+    ``num_negatives``). Skip counts: :func:`evaluate_candidates`.
+    """
+    result = evaluate_candidates(user, label, score, ks, first_ks)
+    return result.per_user if per_user else result.metrics
+
+
+class CandidateMetrics:
+    """Accumulating form (PyG style): ``update`` with batches of rows, ``compute`` once, ``reset``.
+
+    A user's rows may be spread over several updates; they are grouped at ``compute`` time.
+    """
+
+    def __init__(self, ks: Sequence[int] = (10, 50), first_ks: Sequence[int] = (10,)) -> None:
+        self.ks = _check_ks("ks", ks)
+        self.first_ks = _check_ks("first_ks", first_ks)
+        self.reset()
+
+    def reset(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def update(self, user: np.ndarray, label: np.ndarray, score: np.ndarray) -> None:
+        self._parts.append((np.asarray(user), np.asarray(label), np.asarray(score, dtype=np.float64)))
+
+    def compute_result(self) -> CandidateResult:
+        if not self._parts:
+            raise ValueError("CandidateMetrics.compute() called before any update().")
+        user, label, score = (np.concatenate(part) for part in zip(*self._parts, strict=True))
+        return evaluate_candidates(user, label, score, self.ks, self.first_ks)
+
+    def compute(self) -> dict[str, float]:
+        return self.compute_result().metrics
+
+    def __repr__(self) -> str:
+        return f"CandidateMetrics(ks={self.ks}, first_ks={self.first_ks})"
+
+
+# ------------------------------------------------------------------------------ top-k building blocks
+def recall_at_k(hits: np.ndarray, num_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Per-user ``hits@k / num_relevant`` from a top-k hit matrix.
+
+    Shapes:
+        hits: (U, K) bool, ``hits[u, j]`` = the item ranked ``j + 1`` for user ``u`` is relevant, ``K >= k``;
+        num_relevant: (U,) relevant items per user (users with 0 give ``nan``). Returns (U,) float64.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    if k < 1 or k > hits.shape[1]:
+        raise ValueError(f"The 'k' parameter of recall_at_k must be in 1..{hits.shape[1]}. Got {k} instead.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relevant = np.asarray(num_relevant, dtype=np.float64)
+        return np.where(relevant > 0, hits[:, :k].sum(axis=1) / relevant, np.nan)
+
+
+def ndcg_at_k(hits: np.ndarray, num_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Per-user binary-gain nDCG@k from a top-k hit matrix (log2 discount, IDCG over ``min(num_relevant, k)``).
+
+    Shapes as in :func:`recall_at_k`. Returns (U,) float64, ``nan`` for users without relevant items.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    if k < 1 or k > hits.shape[1]:
+        raise ValueError(f"The 'k' parameter of ndcg_at_k must be in 1..{hits.shape[1]}. Got {k} instead.")
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.r_[0.0, np.cumsum(discount)]
+    relevant = np.asarray(num_relevant, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(relevant > 0, (hits[:, :k] * discount).sum(axis=1) / ideal[np.minimum(relevant, k)], np.nan)
