@@ -1,0 +1,270 @@
+"""HTTP service (FastAPI): ``lsec serve ARTIFACT`` runs :func:`create_app` under uvicorn.
+
+Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``)::
+
+    GET  /healthz                                   liveness + what is served
+    GET  /v1/users/{user_id}/items?k=50&exclude_seen=true        items for a known user
+    GET  /v1/users/{user_id}/streamers?k=20&exclude_seen=true    streamers for a known user
+    POST /v1/recommendations                        a batch; new users may carry their history (fold-in)
+
+Every answer says which ``strategy`` produced it: ``"model"`` (known user), ``"fold-in"`` (new user
+with a history) or ``"popular"`` (new user without one). Bad requests get a 4xx whose ``detail`` names the
+field, what was expected and what was found; ``errors`` lists every problem. Unknown users on the GET
+endpoints are 404; unknown ids inside a history are 422.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lsec import __version__
+from lsec.errors import LsecError
+from lsec.serve.recommender import MAX_K, Recommendation, Recommender, UnknownIdError
+
+MAX_BATCH = 100
+"""Largest number of users in one ``POST /v1/recommendations``."""
+MAX_HISTORY = 10_000
+"""Largest history list (items bought or streamers followed) per user."""
+
+FIELD_EXPECTED = {
+    "k": f"an integer from 1 to {MAX_K}",
+    "exclude_seen": "a boolean (true or false)",
+    "task": "'buy' (items) or 'follow' (streamers)",
+    "users": f"a list of 1 to {MAX_BATCH} user objects",
+    "user_id": "a non-empty string of at most 256 characters",
+    "bought_items": f"a list of at most {MAX_HISTORY} item id strings",
+    "followed_streamers": f"a list of at most {MAX_HISTORY} streamer id strings",
+}
+
+
+# ------------------------------------------------------------------------------------------ schemas
+class ScoredTarget(BaseModel):
+    id: str = Field(description="External id of the item or streamer.")
+    score: float = Field(description="Model logit (strategy model / fold-in) or training count (popular).")
+
+
+class UserRecommendations(BaseModel):
+    user_id: str
+    task: Literal["buy", "follow"] = Field(description="buy: items; follow: streamers.")
+    strategy: Literal["model", "fold-in", "popular"] = Field(
+        description="model: known user; fold-in: new user folded in from the history sent; popular: no history."
+    )
+    recommendations: list[ScoredTarget] = Field(description="Best first.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class UserQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=256)
+    bought_items: list[str] = Field(
+        default_factory=list, max_length=MAX_HISTORY, description="New users only: item ids they bought."
+    )
+    followed_streamers: list[str] = Field(
+        default_factory=list, max_length=MAX_HISTORY, description="New users only: streamer ids they follow."
+    )
+
+
+class RecommendationRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "users": [
+                        {"user_id": "u17"},
+                        {"user_id": "new-42", "bought_items": ["i3"], "followed_streamers": ["s1"]},
+                    ],
+                    "k": 10,
+                    "task": "buy",
+                    "exclude_seen": True,
+                }
+            ]
+        },
+    )
+
+    users: list[UserQuery] = Field(min_length=1, max_length=MAX_BATCH)
+    k: int = Field(10, ge=1, le=MAX_K)
+    task: Literal["buy", "follow"] = "buy"
+    exclude_seen: bool = True
+
+
+class RecommendationResponse(BaseModel):
+    task: str
+    k: int
+    results: list[UserRecommendations]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    model: str
+    tasks: list[str]
+    nodes: dict[str, int]
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+    found: Any = None
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Unknown user or task."},
+    422: {"model": ErrorResponse, "description": "Invalid parameter or body; `detail` names the field."},
+}
+
+
+# ------------------------------------------------------------------------------------------ the app
+def create_app(recommender: Recommender) -> FastAPI:
+    """The FastAPI application serving ``recommender`` (routes, schemas, error handlers)."""
+    app = FastAPI(
+        title="lsec recommendations",
+        version=__version__,
+        description=(
+            f"Model `{recommender.model}` ranking {' and '.join(recommender.tasks)}. Items for users "
+            "(buy task) and streamers for users (follow task); new users are folded in from their history."
+        ),
+    )
+    app.state.recommender = recommender
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = [_describe(err) for err in exc.errors()]
+        detail = "; ".join(item.message for item in items[:5]) + ("; ..." if len(items) > 5 else "")
+        body = ErrorResponse(detail=detail or "invalid request", errors=items)
+        return JSONResponse(status_code=422, content=body.model_dump(mode="json"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # a bug: say so, stay alive
+        body = ErrorResponse(detail=f"internal error ({type(exc).__name__}); the request was not served")
+        return JSONResponse(status_code=500, content=body.model_dump())
+
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    def healthz() -> Health:
+        """Liveness and what is served."""
+        info = recommender.describe()
+        return Health(status="ok", version=__version__, model=info["model"], tasks=info["tasks"], nodes=info["nodes"])
+
+    user_path = Path(description="External user id.", min_length=1, max_length=256)
+    k_query = Query(10, ge=1, le=MAX_K, description=f"Number of results, 1 to {MAX_K}.")
+    seen_query = Query(True, description="Leave out what the user interacted with in training.")
+
+    @app.get("/v1/users/{user_id}/items", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
+    def items_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
+        """Top-k items for a user the model knows (new users: POST /v1/recommendations with their history)."""
+        return _known_user(recommender, user_id, k, exclude_seen, "buy")
+
+    @app.get("/v1/users/{user_id}/streamers", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
+    def streamers_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
+        """Top-k streamers to follow for a user the model knows (needs a model trained on the follow task)."""
+        return _known_user(recommender, user_id, k, exclude_seen, "follow")
+
+    @app.post("/v1/recommendations", response_model=RecommendationResponse, responses=ERRORS, tags=["recommend"])
+    def recommendations(request: RecommendationRequest) -> Any:
+        """Recommendations for a batch of users; a new user may carry the items they bought and streamers they follow."""
+        if request.task not in recommender.tasks:
+            return _error(422, "task", f"this model ranks {recommender.tasks}, not {request.task!r}", request.task)
+        results = []
+        for i, query in enumerate(request.users):
+            try:
+                answer = recommender.recommend_user(
+                    query.user_id,
+                    k=request.k,
+                    exclude_seen=request.exclude_seen,
+                    task=request.task,
+                    bought_items=query.bought_items,
+                    followed_streamers=query.followed_streamers,
+                    history_field=f"users[{i}].",
+                )
+            except UnknownIdError as err:
+                return _error(422, err.field, str(err), err.ids)
+            results.append(_response(answer))
+        return RecommendationResponse(task=request.task, k=request.k, results=results)
+
+    return app
+
+
+def _known_user(recommender: Recommender, user_id: str, k: int, exclude_seen: bool, task: str) -> Any:
+    if task not in recommender.tasks:
+        what = "items" if task == "buy" else "streamers"
+        return _error(404, "task", f"model {recommender.model!r} does not rank {what} (tasks: {recommender.tasks})")
+    if not recommender.knows("user", user_id):
+        message = (
+            f"unknown user id {user_id!r} (expected one of the {recommender.num_nodes('user')} users the model "
+            "was trained on; for a new user POST /v1/recommendations with the items they bought and the "
+            "streamers they follow)"
+        )
+        return _error(404, "user_id", message, user_id)
+    try:
+        return _response(recommender.recommend_user(user_id, k=k, exclude_seen=exclude_seen, task=task))
+    except LsecError as err:  # not expected for a known user and a served task; still a clean answer
+        return _error(422, "request", str(err))
+
+
+def _response(answer: Recommendation) -> UserRecommendations:
+    return UserRecommendations(
+        user_id=answer.user_id,
+        task=answer.task,  # type: ignore[arg-type]
+        strategy=answer.strategy,  # type: ignore[arg-type]
+        recommendations=[ScoredTarget(id=i, score=s) for i, s in zip(answer.ids, answer.scores, strict=True)],
+        notes=answer.notes,
+    )
+
+
+def _error(status: int, field: str, message: str, found: Any = None) -> JSONResponse:
+    body = ErrorResponse(detail=message, errors=[ErrorItem(field=field, message=message, found=found)])
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+
+def _describe(err: Any) -> ErrorItem:
+    """One pydantic/FastAPI validation error as "<where> '<field>': expected ..., found ... (<reason>)"."""
+    loc = [str(x) if not isinstance(x, int) else x for x in err.get("loc", ())]
+    source = loc[0] if loc else "request"
+    parts = loc[1:]
+    if err.get("type") == "json_invalid":
+        position = parts[0] if parts else "?"
+        reason = (err.get("ctx") or {}).get("error", "")
+        return ErrorItem(field="body", message=f"request body: malformed JSON at position {position} ({reason})")
+    field = ""
+    for part in parts:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    names = [p for p in parts if isinstance(p, str)]
+    last = names[-1] if names else ""
+    where = {"query": "query parameter", "path": "path parameter", "body": "body field"}.get(str(source), str(source))
+    reason = str(err.get("msg", "invalid"))
+    found = err.get("input")
+    if not field:
+        message = (
+            f"request body: {reason} (expected a JSON object with 'users', and optionally 'k', 'task', 'exclude_seen')"
+        )
+        return ErrorItem(field="body", message=message)
+    expected = FIELD_EXPECTED.get(last)
+    if err.get("type") == "extra_forbidden":
+        expected = (
+            "no such field (allowed: users, k, task, exclude_seen; per user: user_id, bought_items, followed_streamers)"
+        )
+    shown = repr(found) if isinstance(found, (str, int, float, bool)) or found is None else type(found).__name__
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    text = f"{where} '{field}': " + (f"expected {expected}, " if expected else "") + f"found {shown} ({reason})"
+    return ErrorItem(field=field, message=text, found=found if isinstance(found, (str, int, float, bool)) else None)
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory for several worker processes: serves the artifact named by ``LSEC_ARTIFACT``."""
+    path = os.environ.get("LSEC_ARTIFACT")
+    if not path:
+        raise LsecError("LSEC_ARTIFACT is not set (the artifact folder to serve).")
+    return create_app(Recommender.load(path))
