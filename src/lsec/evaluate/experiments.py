@@ -1,0 +1,236 @@
+"""The paper's tables as experiments: train every row over several seeds, evaluate on test, aggregate.
+
+``table3`` (model comparison) and ``table5`` (LSEC-GCN ablation over relations and tasks) each name a list
+of rows, one YAML recipe per row (``configs/``). Each (row, seed) run is a normal run folder
+(``OUT/runs/<recipe>/seed<k>``), trained with :func:`lsec.train.trainer.train_run` and evaluated on the test
+candidate lists; a finished run is reused, so an interrupted experiment continues where it stopped.
+
+Outputs in ``OUT``: ``<table>.md`` and ``<table>.csv`` (mean and std over seeds per row and metric; std is
+the sample standard deviation, ddof=1) and ``<table>.json`` (every run's raw metrics, all / warm / cold).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lsec.errors import LsecConfigError
+
+METRICS = ("auc", "mrr", "ndcg@10", "ndcg@50", "recall@10", "recall@50")
+
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "table3": [
+        ("NCF", "ncf"),
+        ("GCN-RS", "gcn-rs"),
+        ("LightGCN", "lightgcn"),
+        ("GAT-RS", "gat-rs"),
+        ("LSEC-GCN", "lsec-gcn"),
+        ("LSEC-LightGCN", "lsec-lightgcn"),
+        ("LSEC-GAT", "lsec-gat"),
+    ],
+    "table5": [
+        ("0 | 0", "ablation-r0-t0"),
+        ("0,1 | 0", "ablation-r01-t0"),
+        ("0,2 | 0", "ablation-r02-t0"),
+        ("0,1,2 | 0", "ablation-r012-t0"),
+        ("0,1,2 | 0,1", "ablation-r012-t01"),
+    ],
+}
+"""Rows of each table: (label, recipe file stem under configs/)."""
+
+GAPS: dict[str, list[tuple[str, str]]] = {
+    "table3": [("LSEC-LightGCN", "LightGCN"), ("LSEC-GCN", "GCN-RS"), ("LSEC-GAT", "GAT-RS")],
+    "table5": [("0,1,2 | 0,1", "0 | 0"), ("0,1,2 | 0", "0 | 0")],
+}
+"""(better, baseline) pairs whose gap is reported as mean difference and its std over seeds."""
+
+
+def default_configs_dir() -> Path:
+    """``configs/`` of the source tree, else of the current directory."""
+    here = Path(__file__).resolve().parents[3] / "configs"
+    return here if here.is_dir() else Path.cwd() / "configs"
+
+
+def run_table(
+    table: str,
+    data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    repeats: int = 5,
+    configs_dir: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    rows: Sequence[str] | None = None,
+    show_progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train and test every row of ``table`` for seeds ``0..repeats-1``; write the tables; return the summary."""
+    from lsec.config import load_config
+    from lsec.evaluate.protocols import evaluate_run
+    from lsec.train.runs import load_run, read_run_info, write_json
+    from lsec.train.trainer import train_run
+
+    if table not in TABLES:
+        raise LsecConfigError(f"Unknown experiment {table!r}. Valid: {', '.join(TABLES)}.")
+    if repeats < 1:
+        raise LsecConfigError(f"--repeats must be positive. Got {repeats} instead.")
+    selected = TABLES[table]
+    if rows:
+        known = {label for label, _ in selected} | {recipe for _, recipe in selected}
+        unknown = [r for r in rows if r not in known]
+        if unknown:
+            raise LsecConfigError(f"Unknown rows {unknown} for {table}. Valid: {sorted(known)}.")
+        selected = [(label, recipe) for label, recipe in selected if label in rows or recipe in rows]
+    configs = Path(configs_dir) if configs_dir is not None else default_configs_dir()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    say = echo or (lambda _message: None)
+    raw: list[dict[str, Any]] = []
+    total = len(selected) * repeats
+    done = 0
+    for label, recipe in selected:
+        path = configs / f"{recipe}.yaml"
+        for seed in range(repeats):
+            done += 1
+            run_dir = out / "runs" / recipe / f"seed{seed}"
+            result_file = run_dir / "results" / "test.json"
+            started = time.perf_counter()
+            if not result_file.is_file():
+                cfg = load_config(path, [*overrides, f"data.dataset={data_dir}", f"train.seed={seed}"])
+                resume = (run_dir / "run.json").is_file()
+                train_run(cfg, run_dir, resume=resume, show_progress=show_progress)
+                loaded = load_run(run_dir)
+                results, _ = evaluate_run(loaded, "test", tasks=["buy"])
+                (run_dir / "results").mkdir(exist_ok=True)
+                write_json(result_file, results)
+            results = json.loads(result_file.read_text())
+            info = read_run_info(run_dir)
+            report = results["tasks"]["buy"]
+            raw.append(
+                {
+                    "row": label,
+                    "recipe": recipe,
+                    "seed": seed,
+                    "run": str(run_dir),
+                    "best_epoch": info.get("best_epoch"),
+                    "epochs_run": info.get("epochs_run"),
+                    "train_seconds": _train_seconds(run_dir),
+                    "test": report,
+                }
+            )
+            metrics = report["all"]
+            say(
+                f"[{done}/{total}] {label} seed {seed}: test auc {metrics['auc']:.4f} recall@50 "
+                f"{metrics['recall@50']:.4f} (best epoch {info.get('best_epoch')}, {time.perf_counter() - started:.0f} s)"
+            )
+    summary = summarise(table, raw, [label for label, _ in selected])
+    summary["config_overrides"] = list(overrides)
+    summary["dataset"] = str(Path(data_dir).resolve())
+    write_json(out / f"{table}.json", {"summary": summary, "runs": raw})
+    (out / f"{table}.md").write_text(to_markdown(summary))
+    write_csv(summary, out / f"{table}.csv")
+    return summary
+
+
+def _train_seconds(run_dir: Path) -> float | None:
+    from lsec.train.runs import read_log
+
+    events = read_log(run_dir)
+    return float(events[-1]["elapsed"]) if events else None
+
+
+def summarise(table: str, raw: Sequence[dict[str, Any]], labels: Sequence[str]) -> dict[str, Any]:
+    """Mean and std (ddof=1) per row, metric and user group; plus the gaps of :data:`GAPS`."""
+    rows: dict[str, Any] = {}
+    for label in labels:
+        runs = [r for r in raw if r["row"] == label]
+        entry: dict[str, Any] = {"seeds": len(runs)}
+        for group in ("all", "warm", "cold"):
+            values = {m: [r["test"][group][m] for r in runs if r["test"].get(group)] for m in METRICS}
+            entry[group] = {m: _mean_std(v) for m, v in values.items() if v}
+        seconds = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
+        entry["train_seconds"] = _mean_std(seconds) if seconds else None
+        rows[label] = entry
+    gaps = []
+    for better, base in GAPS.get(table, []):
+        if better not in rows or base not in rows:
+            continue
+        for metric in ("auc", "recall@50"):
+            a = _per_seed(raw, better, metric)
+            b = _per_seed(raw, base, metric)
+            common = sorted(set(a) & set(b))
+            diff = [a[s] - b[s] for s in common]
+            if not diff:
+                continue
+            mean, std = _mean_std(diff)["mean"], _mean_std(diff)["std"]
+            pooled = max(rows[better]["all"][metric]["std"], rows[base]["all"][metric]["std"])
+            gaps.append(
+                {
+                    "better": better,
+                    "baseline": base,
+                    "metric": metric,
+                    "mean_diff": mean,
+                    "std_diff": std,
+                    "max_row_std": pooled,
+                    "beyond_two_std": bool(mean > 2 * pooled) if len(common) > 1 else None,
+                }
+            )
+    return {"table": table, "rows": rows, "gaps": gaps}
+
+
+def _per_seed(raw: Sequence[dict[str, Any]], label: str, metric: str) -> dict[int, float]:
+    return {int(r["seed"]): float(r["test"]["all"][metric]) for r in raw if r["row"] == label}
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return {"mean": float(arr.mean()), "std": std}
+
+
+def to_markdown(summary: dict[str, Any], group: str = "all") -> str:
+    """Markdown table ``mean ± std`` per row and metric (users of ``group``), then the gaps."""
+    header = "| row | seeds | " + " | ".join(METRICS) + " | train s |"
+    lines = [f"### {summary['table']} (test, {group} users; mean ± std over seeds)", "", header]
+    lines.append("|" + "---|" * (len(METRICS) + 3))
+    for label, entry in summary["rows"].items():
+        cells = [
+            f"{entry[group][m]['mean']:.4f} ± {entry[group][m]['std']:.4f}" if m in entry[group] else "-"
+            for m in METRICS
+        ]
+        secs = entry.get("train_seconds")
+        seconds = f"{secs['mean']:.0f}" if secs else "-"
+        lines.append(f"| {label} | {entry['seeds']} | " + " | ".join(cells) + f" | {seconds} |")
+    if group == "all" and any(entry.get("cold") for entry in summary["rows"].values()):
+        lines += ["", to_markdown({**summary, "gaps": []}, "cold").rstrip("\n")]
+    if summary.get("gaps") and group == "all":
+        lines += [
+            "",
+            "| better | baseline | metric | mean diff | std of diff | max row std | diff > 2 std |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for gap in summary["gaps"]:
+            lines.append(
+                f"| {gap['better']} | {gap['baseline']} | {gap['metric']} | {gap['mean_diff']:+.4f} | "
+                f"{gap['std_diff']:.4f} | {gap['max_row_std']:.4f} | {gap['beyond_two_std']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(summary: dict[str, Any], path: Path) -> None:
+    """One line per (row, user group): mean and std columns per metric."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["row", "group", "seeds", *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")]])
+        for label, entry in summary["rows"].items():
+            for group in ("all", "warm", "cold"):
+                if not entry.get(group):
+                    continue
+                values = [entry[group][m][s] if m in entry[group] else "" for m in METRICS for s in ("mean", "std")]
+                writer.writerow([label, group, entry["seeds"], *values])

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lsec.config import Config, apply_overrides, load_config
+from lsec.errors import LsecError
+from lsec.train import trainer as trainer_module
+from lsec.train.runs import build_model, load_run, read_log
+from lsec.train.trainer import train_run
+
+pytest.importorskip("lsec.nn.models.registry")
+
+FAST = [
+    "train.lr=0.003",
+    "train.batch_size=64",
+    "train.num_threads=1",
+    "model.hparams.embedding_dim=16",
+]
+
+
+def config(dataset: Path, *extra: str, model: str = "lsec-lightgcn") -> Config:
+    return apply_overrides(Config(), [f"model.name={model}", f"data.dataset={dataset}", *FAST, *extra])
+
+
+def evals(run: Path) -> list[dict]:
+    return [e for e in read_log(run) if e["event"] == "eval"]
+
+
+def test_run_folder_follows_the_contract(board_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = train_run(config(board_dataset, "train.epochs=30", "train.eval_every=10"), run)
+    info = json.loads((run / "run.json").read_text())
+    assert {"model", "dataset", "split", "seed", "status", "best_epoch", "best_metric"} <= set(info)
+    assert info["status"] == "completed" and info["dataset"] == str(board_dataset.resolve())
+    assert info["best_epoch"] == result.best_epoch and info["best_metric"] == pytest.approx(result.best_metric)
+    events = read_log(run)
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == list(range(1, 31))
+    assert [e["epoch"] for e in evals(run)] == [10, 20, 30]
+    assert all({"train_loss", "elapsed", "metrics", "split"} <= set(e) for e in evals(run))
+    # the model learned the checkerboard (validation AUC of the best epoch) and best.pt is a plain state_dict
+    assert result.best_metric > 0.9
+    state = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    last = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert int(last["epoch"]) == 30 and "optimizer" in last
+    assert load_config(run / "config.yaml").train.epochs == 30
+    loaded = load_run(run)
+    assert not loaded.model.training
+    for key, value in loaded.model.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+    assert set(loaded.graphs) == {"buy", "follow", "sell"}
+    with pytest.raises(LsecError, match="already holds a run"):
+        train_run(config(board_dataset), run)
+
+
+def test_same_seed_same_metrics_other_seed_differs(board_dataset: Path, tmp_path: Path) -> None:
+    cfgs = [config(board_dataset, "train.epochs=3", f"train.seed={s}") for s in (0, 0, 1)]
+    for i, cfg in enumerate(cfgs):
+        train_run(cfg, tmp_path / f"r{i}")
+    a, b, c = (evals(tmp_path / f"r{i}") for i in range(3))
+    assert [e["metrics"] for e in a] == [e["metrics"] for e in b]
+    assert [e["train_loss"] for e in a] == [e["train_loss"] for e in b]
+    assert [e["train_loss"] for e in a] != [e["train_loss"] for e in c]
+
+
+def test_resume_after_interruption_equals_uninterrupted(board_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    cfg = config(board_dataset, "train.epochs=4")
+    train_run(cfg, tmp_path / "full")
+
+    original = trainer_module.Trainer.train_epoch
+
+    def interrupted(self, epoch: int) -> float:  # type: ignore[no-untyped-def]
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, tmp_path / "cut")
+    assert json.loads((tmp_path / "cut" / "run.json").read_text())["status"] == "interrupted"
+    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", original)
+    train_run(cfg, tmp_path / "cut", resume=True)
+
+    assert [e["metrics"] for e in evals(tmp_path / "cut")] == [e["metrics"] for e in evals(tmp_path / "full")]
+    full = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    cut = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    for key in full:
+        torch.testing.assert_close(cut[key], full[key], rtol=0, atol=0)
+
+
+def test_early_stopping_keeps_the_best_epoch(board_dataset: Path, tmp_path: Path) -> None:
+    # lr 0 never improves on the first evaluation: stops after `patience` more evaluations
+    result = train_run(config(board_dataset, "train.epochs=50", "train.patience=2", "train.lr=1e-12"), tmp_path / "r")
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+
+
+def test_task_weight_zero_leaves_the_follow_scorer_untouched(board_dataset: Path, tmp_path: Path) -> None:
+    """L = L_buy + alpha * L_follow: with alpha = 0 no gradient reaches the follow scorer."""
+    train_run(config(board_dataset, "train.epochs=2", "train.task_weight=0"), tmp_path / "a0")
+    train_run(config(board_dataset, "train.epochs=2", "train.task_weight=0.5"), tmp_path / "a5")
+    run = load_run(tmp_path / "a0")
+    torch.manual_seed(0)  # the seed train_run used: the same initial parameters
+    fresh = build_model(run.config, run.graph)
+    trained0 = torch.load(tmp_path / "a0" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    trained5 = torch.load(tmp_path / "a5" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    follow_keys = [k for k in trained0 if k.startswith("scorers.follow.")]
+    assert follow_keys, "expected parameters of a follow-task scorer"
+    start = fresh.state_dict()
+    for key in follow_keys:
+        torch.testing.assert_close(trained0[key], start[key], rtol=0, atol=0)
+    assert any(not torch.equal(trained5[k], start[k]) for k in follow_keys)
+    assert np.isfinite(float(sum(v.float().sum() for v in trained5.values())))
