@@ -1,0 +1,236 @@
+"""LSEC-GNN: product recommendation from the tripartite buy / follow / sell graph (DESIGN section 4).
+
+1. One embedding table per node type: ``E_U``, ``E_I``, ``E_S`` (width ``embedding_dim``, 200).
+2. Each relation ``r`` (a bipartite graph made homogeneous, ``A = [[0, A_r], [A_r^T, 0]]``) has its own stack
+   of GNN layers ``f^r`` applied to ``H^(0) = [E_src || E_dst]`` (rows stacked)::
+
+       [E_U^buy,    E_I^buy]    = f^buy([E_U; E_I])
+       [E_U^follow, E_S^follow] = f^follow([E_U; E_S])
+       [E_S^sell,   E_I^sell]   = f^sell([E_S; E_I])
+
+   so a node gets one representation per graph it belongs to, keyed ``"<relation>.<node_type>"``.
+   Aggregators: ``"gcn"`` (``sigma(Â H W + b)``, Â with self loops, dims 200 -> 128 -> 64), ``"gat"``
+   (attention with explicit self loops, same dims) and ``"lightgcn"`` (no weights, no nonlinearity: it
+   cannot change widths, so outputs keep ``embedding_dim`` and ``len(layer_dims)`` sets the number of
+   propagation steps, combined by their mean).
+3. Each task scores ``MLP([target || query])`` (:class:`~lsec.nn.heads.PairMLPScorer`, -> 128 -> 1)::
+
+       buy:    target = E_i^sell || E_i^buy        query = E_u^buy || E_u^follow
+       follow: target = E_s^sell || E_s^follow     query = E_u^buy || E_u^follow
+
+Ablation (Table 5): a relation left out of ``relations`` has no graph, no layers and no keys, so its parts
+disappear from the scorer inputs. With ``relations=("buy",)`` and ``tasks=("buy",)`` the model is exactly
+GCN-RS / LightGCN-MLP / GAT-RS (:mod:`lsec.nn.models.gcn_rs` and friends subclass this one), with the same
+parameter names and shapes and, under the same seed, the same initial values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+import torch
+from torch import nn
+
+from lsec.data.schema import NODE_TYPES, RELATIONS
+from lsec.graph.adjacency import BipartiteAdjacency
+from lsec.nn.conv.gat import GATConv
+from lsec.nn.conv.gcn import GCNConv
+from lsec.nn.conv.lightgcn import LightGCNConv
+from lsec.nn.heads import PairMLPScorer
+from lsec.nn.models.base import Encoded, RecommenderModel
+
+AGGREGATORS = ("gcn", "lightgcn", "gat")
+LSEC_RELATIONS = ("buy", "follow", "sell")
+LSEC_TASKS = ("buy", "follow")
+
+# Scorer inputs per task, in the slides' order; a part is used only when its relation is on.
+QUERY_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "buy": (("buy", "user"), ("follow", "user")),
+    "follow": (("buy", "user"), ("follow", "user")),
+}
+TARGET_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "buy": (("sell", "item"), ("buy", "item")),
+    "follow": (("sell", "streamer"), ("follow", "streamer")),
+}
+EMBEDDING_STD = 1.0
+"""Embedding tables start as N(0, 1) (torch's default). Smaller tables (0.1 is common for dot-product models)
+were measured to stall here: each normalised propagation shrinks the signal by about 1/sqrt(degree), the ReLU
+layers then see inputs smaller than one Adam step on their bias and can all switch off at once, leaving a
+constant scorer (tests/nn/models/test_contract.py caught it on the checkerboard)."""
+
+
+def _ordered_subset(values: Sequence[str], allowed: tuple[str, ...], parameter: str) -> tuple[str, ...]:
+    """Validate names and return them in canonical order (so ("sell", "buy") and ("buy", "sell") agree)."""
+    if isinstance(values, str):
+        values = (values,)
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values or len(set(values)) != len(values):
+        raise ValueError(
+            f"The '{parameter}' parameter of LSECGNN must be a non-empty set of distinct names from "
+            f"{allowed}. Got {tuple(values)!r} instead."
+        )
+    return tuple(v for v in allowed if v in values)
+
+
+class LSECGNN(RecommenderModel):
+    """Per-relation GNN stacks over shared per-type embeddings, with a concat + MLP scorer per task.
+
+    Args:
+        num_users, num_items, num_streamers: node counts (a type no enabled relation uses may be 0).
+        aggregator: ``"gcn"``, ``"lightgcn"`` or ``"gat"``.
+        embedding_dim: width of the embedding tables (slides: 200).
+        layer_dims: output widths of the GNN layers (slides: 128, 64). For ``"lightgcn"`` only the count
+            matters (number of propagation steps; the width stays ``embedding_dim``).
+        relations: graphs used, any non-empty subset of ``("buy", "follow", "sell")``.
+        tasks: tasks trained and scored, ``("buy",)`` or ``("buy", "follow")`` (or ``("follow",)``).
+        scorer_hidden: hidden widths of each task's MLP scorer (slides: 128, then 1 output).
+        dropout: dropout on each GNN layer's input and after each scorer hidden layer (training only).
+
+    Attributes:
+        self_loops: the adjacency :meth:`encode` expects (``bipartite_adjacency(..., self_loops=...)``):
+            ``True`` for GCN, ``False`` for LightGCN; GAT accepts either (it only reads the pattern).
+
+    Shapes:
+        encode: graphs[r] (N_r, N_r) sparse -> {"r.src": (n_src, out_dim), "r.dst": (n_dst, out_dim)}
+        score: users (B,), targets (B,) -> (B,);  score_all: users (B,) -> (B, num_targets)
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        num_streamers: int,
+        *,
+        aggregator: str = "gcn",
+        embedding_dim: int = 200,
+        layer_dims: Sequence[int] = (128, 64),
+        relations: Sequence[str] = LSEC_RELATIONS,
+        tasks: Sequence[str] = LSEC_TASKS,
+        scorer_hidden: Sequence[int] = (128,),
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if aggregator not in AGGREGATORS:
+            raise ValueError(
+                f"The 'aggregator' parameter of LSECGNN must be one of {AGGREGATORS}. Got {aggregator!r} instead."
+            )
+        if embedding_dim <= 0 or any(int(d) <= 0 for d in layer_dims):
+            raise ValueError(
+                f"LSECGNN needs a positive embedding_dim and positive layer_dims. "
+                f"Got embedding_dim={embedding_dim}, layer_dims={tuple(layer_dims)} instead."
+            )
+        self.aggregator = aggregator
+        self.embedding_dim = int(embedding_dim)
+        self.layer_dims = tuple(int(d) for d in layer_dims)
+        self.relations = _ordered_subset(relations, LSEC_RELATIONS, "relations")
+        self.tasks = _ordered_subset(tasks, LSEC_TASKS, "tasks")
+        self.self_loops = aggregator == "gcn"
+        for task in self.tasks:
+            if not self.query_keys(task) or not self.target_keys(task):
+                raise ValueError(
+                    f"LSECGNN task {task!r} has nothing to score with relations {self.relations}: the user side "
+                    f"needs 'buy' or 'follow', the {_target_type(task)} side needs "
+                    f"{' or '.join(repr(r) for r, _ in TARGET_PARTS[task])}."
+                )
+        self.num_nodes = {"user": num_users, "item": num_items, "streamer": num_streamers}
+        used_types = [t for t in NODE_TYPES if any(t in (RELATIONS[r][0], RELATIONS[r][2]) for r in self.relations)]
+        for node_type in used_types:
+            if self.num_nodes[node_type] <= 0:
+                raise ValueError(
+                    f"The 'num_{node_type}s' parameter of LSECGNN must be positive with relations "
+                    f"{self.relations}. Got {self.num_nodes[node_type]} instead."
+                )
+
+        self.embeddings = nn.ModuleDict({t: nn.Embedding(self.num_nodes[t], self.embedding_dim) for t in used_types})
+        self.convs = nn.ModuleDict({r: self._make_stack() for r in self.relations})
+        self.out_dim = self.embedding_dim if aggregator == "lightgcn" or not self.layer_dims else self.layer_dims[-1]
+        self.scorers = nn.ModuleDict(
+            {
+                task: PairMLPScorer(
+                    query_dim=len(self.query_keys(task)) * self.out_dim,
+                    target_dim=len(self.target_keys(task)) * self.out_dim,
+                    hidden_dims=tuple(int(h) for h in scorer_hidden),
+                    dropout=dropout,
+                )
+                for task in self.tasks
+            }
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.reset_parameters()
+
+    def _make_stack(self) -> nn.ModuleList:
+        if self.aggregator == "lightgcn":
+            return nn.ModuleList([LightGCNConv(num_layers=len(self.layer_dims))])
+        widths = (self.embedding_dim, *self.layer_dims)
+        layer = GCNConv if self.aggregator == "gcn" else GATConv
+        return nn.ModuleList([layer(widths[i], widths[i + 1]) for i in range(len(self.layer_dims))])
+
+    def reset_parameters(self) -> None:
+        for node_type in self.embeddings:
+            nn.init.normal_(self._table(node_type), std=EMBEDDING_STD)
+        for rel in self.convs:
+            for conv in self._stack(rel):
+                conv.reset_parameters()
+        for task in self.scorers:
+            cast(PairMLPScorer, self.scorers[task]).reset_parameters()
+
+    # ---------------------------------------------------------------- contract
+    def encode(self, graphs: Mapping[str, BipartiteAdjacency]) -> Encoded:
+        out: Encoded = {}
+        for rel in self.relations:
+            src_type, _, dst_type = RELATIONS[rel]
+            adjacency = self._graph(graphs, rel)
+            x = torch.cat([self._table(src_type), self._table(dst_type)])  # (N, d0)
+            for conv in self._stack(rel):
+                x = conv(adjacency, self.dropout(x))  # (N, d_l)
+            out[f"{rel}.{src_type}"] = x[: adjacency.num_src]  # (n_src, out_dim)
+            out[f"{rel}.{dst_type}"] = x[adjacency.num_src :]  # (n_dst, out_dim)
+        return out
+
+    def query_keys(self, task: str) -> tuple[str, ...]:
+        return tuple(f"{r}.{t}" for r, t in QUERY_PARTS[task] if r in self.relations)
+
+    def target_keys(self, task: str) -> tuple[str, ...]:
+        return tuple(f"{r}.{t}" for r, t in TARGET_PARTS[task] if r in self.relations)
+
+    def scorer(self, task: str) -> PairMLPScorer:
+        self._check_task(task)
+        return cast(PairMLPScorer, self.scorers[task])
+
+    # ---------------------------------------------------------------- helpers
+    def _table(self, node_type: str) -> torch.Tensor:
+        return cast(nn.Embedding, self.embeddings[node_type]).weight  # (n_type, embedding_dim)
+
+    def _stack(self, rel: str) -> list[GCNConv | GATConv | LightGCNConv]:
+        return list(cast(nn.ModuleList, self.convs[rel]))  # type: ignore[arg-type]
+
+    def _graph(self, graphs: Mapping[str, BipartiteAdjacency], rel: str) -> BipartiteAdjacency:
+        if rel not in graphs:
+            raise ValueError(
+                f"{type(self).__name__} with relations {self.relations} needs a graph for {rel!r}; "
+                f"got graphs for {tuple(graphs)}."
+            )
+        adjacency = graphs[rel]
+        src_type, _, dst_type = RELATIONS[rel]
+        expected = (self.num_nodes[src_type], self.num_nodes[dst_type])
+        if (adjacency.num_src, adjacency.num_dst) != expected:
+            raise ValueError(
+                f"The {rel!r} graph must have {expected[0]} {src_type}s and {expected[1]} {dst_type}s (the model's "
+                f"node counts). Got {adjacency.num_src} and {adjacency.num_dst} instead."
+            )
+        return adjacency
+
+    def __repr__(self) -> str:
+        if self.aggregator == "lightgcn":
+            dims = f"{self.embedding_dim}x{len(self.layer_dims)} steps"
+        else:
+            dims = "->".join(str(d) for d in (self.embedding_dim, *self.layer_dims))
+        return (
+            f"{type(self).__name__}(aggregator={self.aggregator!r}, relations={'+'.join(self.relations)}, "
+            f"tasks={'+'.join(self.tasks)}, dims={dims})"
+        )
+
+
+def _target_type(task: str) -> str:
+    return "item" if task == "buy" else "streamer"
