@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lsec.errors import LsecDataError, LsecError
-from lsec.serve.artifact import Artifact, TaskTables, artifact_from_run, load_artifact, save_artifact
+from lsec.serve.artifact import MANIFEST, Artifact, TaskTables, artifact_from_run, load_artifact, save_artifact
 from lsec.serve.foldin import fold_in
 from lsec.serve.scoring import dot_scores, exclude, mlp_scores, popular, top_k
 
@@ -84,6 +85,19 @@ class Recommender:
     def from_run(cls, run_dir: str | os.PathLike[str], *, checkpoint: str = "best") -> Recommender:
         """Open a training run folder (best weights), encode once and precompute the same tables as export."""
         return cls(artifact_from_run(run_dir, checkpoint=checkpoint))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Recommender:
+        """An artifact folder (``artifact.json``) or a run folder (``run.json``), whichever ``path`` is."""
+        root = Path(path)
+        if (root / MANIFEST).is_file():
+            return cls.load(root)
+        if (root / "run.json").is_file():
+            return cls.from_run(root)
+        raise LsecError(
+            f"{root}: neither a serving artifact ({MANIFEST}) nor a run folder (run.json); "
+            "train with `lsec train` and export with `lsec export RUN --out DIR`."
+        )
 
     def save(self, out: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write the artifact folder (what ``lsec export`` does)."""
