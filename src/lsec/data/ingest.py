@@ -19,6 +19,7 @@ input order (files in order, rows in order). ``time_origin`` is UTC midnight of 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -192,8 +193,8 @@ def _read_nodes(source: NodeSource, options: ReadOptions) -> tuple[pl.Series, pl
         column = found[0] if found else table.columns[0]
     assert column is not None
     frame = table.frame.with_columns(
-        pl.coalesce(pl.col(REASON), rules.id_reason(column, t)).alias(REASON),
-        rules.normalise_id(column).alias("_id"),
+        pl.coalesce(pl.col(REASON), rules.id_reason(rules.strip(column), column, t)).alias(REASON),
+        rules.normalise_id(rules.strip(column)).alias("_id"),
     )
     ok = frame.filter(pl.col(REASON).is_null())
     first = ok["_id"].is_first_distinct()
@@ -219,51 +220,72 @@ def _read_edges(
     mapping = resolve_columns(table, source)
     src, dst, ts, weight = mapping["src"], mapping["dst"], mapping["ts"], mapping["weight"]
     assert src is not None and dst is not None
-    frame = table.frame
-    reasons = [pl.col(REASON), rules.id_reason(src, src_type), rules.id_reason(dst, dst_type)]
-    derived = [rules.normalise_id(src).alias("src"), rules.normalise_id(dst).alias("dst")]
+    col = pl.col
+    stripped = {"_s_src": rules.strip(src), "_s_dst": rules.strip(dst)}
+    derived = [rules.normalise_id(col("_s_src")).alias("src"), rules.normalise_id(col("_s_dst")).alias("dst")]
+    reasons = [
+        col(REASON),
+        rules.id_reason(col("_s_src"), src, src_type),
+        rules.id_reason(col("_s_dst"), dst, dst_type),
+    ]
     ts_format = None
+    chunks = table.chunks()
+    first_chunk = next(chunks)
     if ts is not None:
-        ts_format = rules.resolve_ts_format(frame[ts], options.ts_format)
-        derived.append(rules.parse_ts(ts, ts_format).alias("_ts"))
-        reasons.append(rules.ts_reason(ts, ts_format, options.now))
+        ts_format = rules.resolve_ts_format(first_chunk[ts].head(100_000), options.ts_format)
+        stripped["_s_ts"] = rules.strip(ts)
+        derived.append(rules.parse_ts(col("_s_ts"), ts_format).alias("_ts"))
+        reasons.append(rules.ts_reason(col("_s_ts"), col("_ts"), ts, ts_format, options.now))
     if weight is not None:
-        derived.append(rules.parse_weight(weight).alias("_weight"))
-        reasons.append(rules.weight_reason(weight))
-    frame = frame.with_columns(derived)
+        stripped["_s_weight"] = rules.strip(weight)
+        derived.append(rules.parse_weight(col("_s_weight")).alias("_weight"))
+        reasons.append(rules.weight_reason(col("_s_weight"), col("_weight"), weight))
     for end, node_type in (("src", src_type), ("dst", dst_type)):
         if node_type in known:
             ids, node_label = known[node_type]
             reasons.append(
-                pl.when(~pl.col(end).is_in(ids.implode()))
+                pl.when(~col(end).is_in(ids.implode()))
                 .then(pl.lit(f"unknown {node_type} id in column '{mapping[end]}' (not in {node_label})"))
                 .otherwise(pl.lit(None, dtype=pl.Utf8))
             )
     if src_type == dst_type:
         reasons.append(
-            pl.when(pl.col("src") == pl.col("dst"))
+            pl.when(col("src") == col("dst"))
             .then(pl.lit(f"self-loop: a {src_type} {name} edge to itself"))
             .otherwise(pl.lit(None, dtype=pl.Utf8))
         )
-    frame = frame.with_columns(rules.first_reason(reasons).alias(REASON))
-    rejected = frame.filter(pl.col(REASON).is_not_null())
-    keep_cols = [pl.col("src"), pl.col("dst")]
-    keep_cols.append(pl.col("_ts").alias("ts") if ts is not None else pl.lit(0, dtype=pl.Int64).alias("ts"))
+    keep_cols = [col("src"), col("dst")]
+    keep_cols.append(col("_ts").alias("ts") if ts is not None else pl.lit(0, dtype=pl.Int64).alias("ts"))
     if weight is not None:
-        keep_cols.append(pl.col("_weight").cast(pl.Float32).alias("weight"))
-    kept = frame.filter(pl.col(REASON).is_null())
-    normalised = int((kept["src"] != kept[src]).sum()) + int((kept["dst"] != kept[dst]).sum())
-    kept = kept.select(keep_cols)
-    report = _report(table, frame.height, kept.height, 0, rejected, mapping)
+        keep_cols.append(col("_weight").cast(pl.Float32).alias("weight"))
+    normalised = (col("src") != col(src)).sum() + (col("dst") != col(dst)).sum()
+
+    kept_parts, rejected_parts, normalised_count = [], [], 0
+    for chunk in itertools.chain([first_chunk], chunks):
+        frame = (
+            chunk.lazy()
+            .with_columns(**stripped)
+            .with_columns(derived)
+            .with_columns(rules.first_reason(reasons).alias(REASON))
+            .collect()
+        )
+        ok = frame.filter(col(REASON).is_null())
+        normalised_count += int(ok.select(normalised).item())
+        kept_parts.append(ok.select(keep_cols))
+        rejected_parts.append(_rejected_rows(frame.filter(col(REASON).is_not_null()), table))
+        del frame, ok
+    kept = pl.concat(kept_parts, how="vertical", rechunk=True)
+    rejected = pl.concat(rejected_parts, how="vertical")
+    report = _report(table, table.height, kept.height, 0, rejected, mapping)
     report.update(
         {
             "relation": name,
             "fold": source.fold,
             "timestamps": rules.describe_ts_format(ts_format) if ts_format else None,
-            "normalised_ids": normalised,
+            "normalised_ids": normalised_count,
         }
     )
-    return kept, _rejected_rows(rejected, table), report
+    return kept, rejected, report
 
 
 def _report(
@@ -360,7 +382,11 @@ def _assemble(
     report: dict[str, dict[str, Any]],
     name: str,
 ) -> tuple[HeteroGraph, dict[Relation, np.ndarray]]:
-    merged_frames: dict[Relation, pl.DataFrame] = {}
+    """Number the nodes, then merge exact duplicates per relation (on indices: cheaper than on strings).
+
+    Merging after numbering gives the same numbering: a duplicate's ids were already seen in its first copy.
+    """
+    tables: dict[Relation, pl.DataFrame] = {}
     for rel, parts in kept_by_relation.items():
         weighted = any("weight" in frame.columns for _, frame in parts)
         frames = []
@@ -368,43 +394,44 @@ def _assemble(
             if weighted and "weight" not in frame.columns:
                 frame = frame.with_columns(pl.lit(1.0, dtype=pl.Float32).alias("weight"))
             frames.append(frame.with_columns(pl.lit(index, dtype=pl.Int32).alias("_source")))
-        table = pl.concat(frames, how="vertical")
-        key = ["src", "dst", "ts"] + (["weight"] if weighted else [])
-        first = table.select(pl.struct(key).is_first_distinct()).to_series()
-        duplicates = table.filter(~first).group_by("_source").len()
-        for index, count in duplicates.iter_rows():
-            label = sources[index].label
-            report[label]["merged"] = int(count)
-            report[label]["kept"] -= int(count)
-        merged_frames[rel] = table.filter(first)
+        tables[rel] = pl.concat(frames, how="vertical")
+    kept_by_relation_sources = {rel: [i for i, _ in parts] for rel, parts in kept_by_relation.items()}
+    kept_by_relation.clear()  # the concatenated tables are the only copy from here on
 
-    node_types = [t for t in NODE_TYPES if t in known or any(t in (r[0], r[2]) for r in merged_frames)]
-    node_types += sorted({t for r in merged_frames for t in (r[0], r[2])} - set(node_types))
+    node_types = [t for t in NODE_TYPES if t in known or any(t in (r[0], r[2]) for r in tables)]
+    node_types += sorted({t for r in tables for t in (r[0], r[2])} - set(node_types))
     categories: dict[str, pl.Series] = {}
     for t in node_types:
         if t in known:
             categories[t] = known[t][0]
             continue
         seen = [
-            frame[end]
-            for rel, frame in merged_frames.items()
-            for end, et in (("src", rel[0]), ("dst", rel[2]))
-            if et == t
+            frame[end] for rel, frame in tables.items() for end, et in (("src", rel[0]), ("dst", rel[2])) if et == t
         ]
         categories[t] = pl.concat(seen).unique(maintain_order=True) if seen else pl.Series([], dtype=pl.Utf8)
 
     edges: dict[Relation, EdgeTable] = {}
     folds: dict[Relation, np.ndarray] = {}
+    fold_of_source = np.array([s.fold for s in sources], dtype=np.int8)
     ts_min: int | None = None
-    for rel, frame in merged_frames.items():
-        src_idx = _index(frame["src"], categories[rel[0]])
-        dst_idx = _index(frame["dst"], categories[rel[2]])
+    for rel in list(tables):
+        frame = tables.pop(rel).with_columns(
+            _index(pl.col("src"), categories[rel[0]]).alias("src"),
+            _index(pl.col("dst"), categories[rel[2]]).alias("dst"),
+        )
+        key = ["src", "dst", "ts"] + (["weight"] if "weight" in frame.columns else [])
+        first = frame.select(pl.struct(key).is_first_distinct()).to_series()
+        duplicates = frame.filter(~first).group_by("_source").len()
+        for index, count in duplicates.iter_rows():
+            label = sources[index].label
+            report[label]["merged"] = int(count)
+            report[label]["kept"] -= int(count)
+        frame = frame.filter(first)
         ts = frame["ts"].to_numpy()
         weight = frame["weight"].to_numpy() if "weight" in frame.columns else None
-        edges[rel] = EdgeTable(src_idx, dst_idx, ts, weight)
-        fold_of_source = np.array([s.fold for s in sources], dtype=np.int8)
+        edges[rel] = EdgeTable(frame["src"].to_numpy(), frame["dst"].to_numpy(), ts, weight)
         folds[rel] = fold_of_source[frame["_source"].to_numpy()]
-        has_ts = any(report[sources[i].label].get("timestamps") for i, _ in kept_by_relation[rel])
+        has_ts = any(report[sources[i].label].get("timestamps") for i in kept_by_relation_sources[rel])
         if len(ts) and has_ts:
             ts_min = int(ts.min()) if ts_min is None else min(ts_min, int(ts.min()))
     graph = HeteroGraph(
@@ -417,9 +444,8 @@ def _assemble(
     return graph, folds
 
 
-def _index(values: pl.Series, categories: pl.Series) -> np.ndarray:
-    """Position of each value in ``categories`` (all values are known at this point)."""
+def _index(values: pl.Expr, categories: pl.Series) -> pl.Expr:
+    """Position (Int32) of each value in ``categories`` (every value is in it at this point)."""
     if categories.len() == 0:
-        return np.zeros(0, dtype=np.int32)
-    as_enum = values.cast(pl.Enum(categories.to_list()))
-    return as_enum.to_physical().cast(pl.Int32).to_numpy()
+        return values.cast(pl.Int32)
+    return values.cast(pl.Enum(categories)).to_physical().cast(pl.Int32)

@@ -45,19 +45,33 @@ _ISO_PATTERNS = (
 _NUMBER = r"^-?\d+(\.\d*)?$"
 
 
-def normalise_id(column: str) -> pl.Expr:
-    """Stripped id with an integral decimal written as an integer (see the module docstring)."""
-    stripped = pl.col(column).str.strip_chars()
+def strip(column: str) -> pl.Expr:
+    """The column with surrounding whitespace removed (the rules below take stripped values)."""
+    return pl.col(column).str.strip_chars()
+
+
+def _spellings(word: str) -> list[str]:
+    """Every upper / lower case spelling of ``word`` (cheaper to match than lower-casing every id)."""
+    out = [""]
+    for char in word:
+        out = [prefix + c for prefix in out for c in sorted({char.lower(), char.upper()})]
+    return out
+
+
+_NULL_SPELLINGS = sorted({spelling for marker in NULL_MARKERS for spelling in _spellings(marker)})
+
+
+def normalise_id(stripped: pl.Expr) -> pl.Expr:
+    """Id (already stripped) with an integral decimal written as an integer (see the module docstring)."""
     return pl.when(stripped.str.contains(r"^-?\d+\.0+$")).then(stripped.str.replace(r"\.0+$", "")).otherwise(stripped)
 
 
-def id_reason(column: str, node_type: str) -> pl.Expr:
-    """Reason an id field is unusable, or null."""
-    stripped = pl.col(column).str.strip_chars()
+def id_reason(stripped: pl.Expr, column: str, node_type: str) -> pl.Expr:
+    """Reason an id (already stripped) from input column ``column`` is unusable, or null."""
     return (
         pl.when(stripped.is_null() | (stripped == ""))
         .then(pl.lit(f"empty {node_type} id in column '{column}'"))
-        .when(stripped.str.to_lowercase().is_in(NULL_MARKERS))
+        .when(stripped.is_in(_NULL_SPELLINGS))
         .then(pl.lit(f"missing {node_type} id in column '{column}' (null marker)"))
         .otherwise(pl.lit(None, dtype=pl.Utf8))
     )
@@ -86,9 +100,8 @@ def describe_ts_format(ts_format: str) -> str:
     }.get(ts_format, f"a date matching {ts_format!r}")
 
 
-def parse_ts(column: str, ts_format: str) -> pl.Expr:
-    """Unix seconds (Int64) from a string column, null where the value does not parse."""
-    stripped = pl.col(column).str.strip_chars()
+def parse_ts(stripped: pl.Expr, ts_format: str) -> pl.Expr:
+    """Unix seconds (Int64) from stripped strings, null where the value does not parse."""
     if ts_format in ("s", "ms"):
         number: pl.Expr = pl.when(stripped.str.contains(_NUMBER)).then(stripped.cast(pl.Float64, strict=False))
         if ts_format == "ms":
@@ -109,11 +122,9 @@ def _strptime(values: pl.Expr, pattern: str) -> pl.Expr:
     return when.dt.epoch("s")
 
 
-def ts_reason(column: str, ts_format: str, now: int | None = None) -> pl.Expr:
-    """Reason a timestamp is unusable, or null (expects the parsed value in column ``_ts``)."""
+def ts_reason(stripped: pl.Expr, parsed: pl.Expr, column: str, ts_format: str, now: int | None = None) -> pl.Expr:
+    """Reason a timestamp (stripped text and parsed value) from input column ``column`` is unusable, or null."""
     limit = (int(time.time()) if now is None else now) + FUTURE_SLACK
-    stripped = pl.col(column).str.strip_chars()
-    parsed = pl.col("_ts")
     return (
         pl.when(stripped.is_null() | (stripped == ""))
         .then(pl.lit(f"missing timestamp in column '{column}'"))
@@ -127,14 +138,12 @@ def ts_reason(column: str, ts_format: str, now: int | None = None) -> pl.Expr:
     )
 
 
-def parse_weight(column: str) -> pl.Expr:
-    return pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+def parse_weight(stripped: pl.Expr) -> pl.Expr:
+    return stripped.cast(pl.Float64, strict=False)
 
 
-def weight_reason(column: str) -> pl.Expr:
-    """Reason a weight is unusable, or null (expects the parsed value in column ``_weight``)."""
-    stripped = pl.col(column).str.strip_chars()
-    parsed = pl.col("_weight")
+def weight_reason(stripped: pl.Expr, parsed: pl.Expr, column: str) -> pl.Expr:
+    """Reason a weight (stripped text and parsed value) from input column ``column`` is unusable, or null."""
     return (
         pl.when(stripped.is_null() | (stripped == ""))
         .then(pl.lit(f"missing weight in column '{column}'"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,21 +41,39 @@ DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe", " "
 SNIFF_CANDIDATES = ("\t", ",", ";", "|")
 
 
+CHUNK_ROWS = 1_000_000
+"""Rows split and checked at a time (bounds the memory of the intermediate columns)."""
+
+
 @dataclass
 class RawTable:
-    """Every data row of one file as strings.
+    """Every data row of one file as strings, split on demand (whole, or in chunks to bound memory).
 
-    ``frame`` has ``line`` (int64), one Utf8 column per input column (named by the header, or ``"1"``,
+    A split frame has ``line`` (int64), one Utf8 column per input column (named by the header, or ``"1"``,
     ``"2"``, ... without one), ``raw`` (the whole line, set only when the line could not be split) and
     ``reason`` (null for rows that split cleanly).
     """
 
     path: Path
-    frame: pl.DataFrame
+    body: pl.DataFrame  # ``line`` and ``text`` (one row per data line), or an already split frame (Parquet)
     columns: list[str]
     delimiter: str | None
     has_header: bool
     blank_lines: int = 0
+
+    @property
+    def height(self) -> int:
+        return self.body.height
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """All rows split at once (fine for node lists and small files)."""
+        return pl.concat(list(self.chunks()), how="vertical") if self.height > CHUNK_ROWS else next(self.chunks())
+
+    def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+        for start in range(0, max(self.height, 1), rows):
+            part = self.body.slice(start, rows)
+            yield part if self.delimiter is None else _split_lines(part, self.delimiter, self.columns)
 
 
 def delimiter_name(delimiter: str | None) -> str:
@@ -104,17 +123,21 @@ def read_table(
     check_file(path)
     if _logical_suffix(path) == ".parquet":
         return _read_parquet(path, min_columns)
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    source: Path | io.BytesIO = path
+    if head[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            data = gzip.decompress(path.read_bytes())
         except (OSError, EOFError) as err:
             raise LsecDataError("corrupt gzip file", file=path, expected="a valid .gz stream", found=str(err)) from None
         if not data:
             raise LsecDataError("empty file", file=path, expected="a header line and data rows", found="0 bytes")
-    _check_encoding(path, data)
+        head, source = data[:4096], io.BytesIO(data)
+        del data
+    _check_encoding(path, head)
     lines = pl.read_csv(
-        io.BytesIO(data),
+        source,
         has_header=False,
         separator="\x00",
         quote_char=None,
@@ -122,13 +145,14 @@ def read_table(
         schema={"text": pl.Utf8},
         encoding="utf8-lossy",
         infer_schema=False,
-    ).with_row_index(LINE, offset=1)
-    del data
-    lines = lines.with_columns(pl.col(LINE).cast(pl.Int64))
-    blank = pl.col("text").is_null() | (pl.col("text").str.strip_chars() == "")
-    # Blank lines before the header are skipped like any other blank line.
-    non_blank = lines.filter(~blank)
-    blank_lines = lines.height - non_blank.height
+    )
+    del source
+    lines = lines.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+    blank = lines.select(pl.col("text").is_null() | (pl.col("text").str.strip_chars() == "")).to_series()
+    blank_lines = int(blank.sum())
+    # Blank lines (anywhere, also before the header) are skipped and counted.
+    non_blank = lines.filter(~blank) if blank_lines else lines
+    del lines, blank
     if non_blank.height == 0:
         raise LsecDataError("empty file", file=path, expected="a header line and data rows", found="only blank lines")
     first = str(non_blank["text"][0]).lstrip("\ufeff")
@@ -151,8 +175,7 @@ def read_table(
         raise LsecDataError(
             "no data rows", file=path, expected="at least one data row after the header", found="only a header line"
         )
-    frame = _split_lines(body, delimiter, columns)
-    return RawTable(path, frame, columns, delimiter, header, blank_lines)
+    return RawTable(path, body, columns, delimiter, header, blank_lines)
 
 
 def peek(path: str | Path, count: int = 200) -> list[str]:
@@ -236,21 +259,27 @@ def _split_lines(body: pl.DataFrame, delimiter: str, columns: list[str]) -> pl.D
     """Split each line into ``len(columns)`` string fields; lines that do not split cleanly get a reason."""
     width = len(columns)
     text = pl.col("text")
+    lazy = body.lazy()
     if delimiter == " ":
-        body = body.with_columns(text.str.strip_chars().str.replace_all(r"\s+", " "))
-    quoted = body.filter(text.str.contains('"', literal=True))
-    plain = body.filter(~text.str.contains('"', literal=True))
-    count = text.str.count_matches(delimiter, literal=True) + 1
-    fields = text.str.split_exact(delimiter, max(width - 1, 0)).struct.rename_fields(columns)
-    plain = plain.with_columns(count.alias("_count"))
-    plain = plain.with_columns(fields.alias("_fields")).unnest("_fields")
-    out = plain.with_columns(_row_reason(pl.col("_count"), width)).drop("_count")
-    if quoted.height:
-        out = pl.concat([out, _split_quoted(quoted, delimiter, columns)], how="vertical_relaxed").sort(LINE)
-    return (
-        out.rename({"text": RAW})
-        .with_columns(pl.when(pl.col(REASON).is_null()).then(None).otherwise(pl.col(RAW)).alias(RAW))
-        .select([LINE, *columns, RAW, REASON])
+        lazy = lazy.with_columns(text.str.strip_chars().str.replace_all(r"\s+", " "))
+    body = lazy.with_columns(text.str.contains('"', literal=True).alias("_quoted")).collect()
+    quoted = body.filter(pl.col("_quoted")) if body["_quoted"].any() else None
+    plain = body.lazy().filter(~pl.col("_quoted")) if quoted is not None else body.lazy()
+    # One field more than needed: a non-null extra field means too many, a null last field too few.
+    names = [*columns, "_extra"]
+    fields = text.str.split_exact(delimiter, width).struct.rename_fields(names)
+    split = plain.select(pl.col(LINE), text, fields.alias("_fields")).unnest("_fields")
+    ragged = pl.col("_extra").is_not_null() | pl.col(columns[-1]).is_null()
+    count = pl.when(ragged).then(text.str.count_matches(delimiter, literal=True) + 1).otherwise(pl.lit(width))
+    out = split.with_columns(_row_reason(count, width)).drop("_extra").collect()
+    if quoted is not None:
+        slow = _split_quoted(quoted.drop("_quoted"), delimiter, columns).select(out.columns).cast(out.schema)
+        out = out.merge_sorted(slow, key=LINE)
+    return out.select(
+        LINE,
+        *columns,
+        pl.when(pl.col(REASON).is_null()).then(None).otherwise(text).alias(RAW),
+        REASON,
     )
 
 

@@ -123,7 +123,7 @@ def _classify_extra(columns: list[str], sample: list[list[str]], skip: set[str])
                 ts_col = name
                 continue
         if ts_col is None and not bool(numeric.any()):
-            parsed = pl.DataFrame({"v": values}).select(rules.parse_ts("v", "iso")).to_series()
+            parsed = pl.DataFrame({"v": values}).select(rules.parse_ts(rules.strip("v"), "iso")).to_series()
             if parsed.null_count() == 0:
                 ts_col = name
                 continue
