@@ -186,3 +186,26 @@ def test_topk_building_blocks():
     m = candidate_metrics(user, label, score, ks=(3,), per_user=True)
     np.testing.assert_allclose(m["ndcg@3"], ndcg_at_k(hits[[0, 2]], relevant[[0, 2]], 3))
     np.testing.assert_allclose(m["recall@3"], recall_at_k(hits[[0, 2]], relevant[[0, 2]], 3))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grouped_rows_and_float32_scores_take_the_fast_path_with_same_results(seed):
+    user, label, score = random_lists(seed, ties=True)
+    order = np.argsort(user, kind="stable")
+    grouped = evaluate_candidates(user[order], label[order], score[order].astype(np.float32), ks=(3,), first_ks=(2,))
+    shuffled = evaluate_candidates(user, label, score, ks=(3,), first_ks=(2,))
+    assert grouped.metrics == pytest.approx(shuffled.metrics, abs=1e-12)
+    np.testing.assert_array_equal(grouped.per_user["user"], shuffled.per_user["user"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_infinite_scores_and_padding(seed):
+    # -inf scores share the padding value of the internal blocks; they must still rank as ordinary ties
+    user, label, score = random_lists(seed, ties=True)
+    score[score == 0] = -np.inf
+    score[score == 5] = np.inf
+    result = evaluate_candidates(user, label, score, ks=(3,), first_ks=(2,))
+    for i, u in enumerate(result.per_user["user"]):
+        m = user == u
+        for name, value in naive_user_metrics(label[m].tolist(), score[m].tolist(), (3,), (2,)).items():
+            assert result.per_user[name][i] == pytest.approx(value, abs=1e-12), name

@@ -1,1 +1,34 @@
-"""lsec.metrics."""
+"""Evaluation metrics (DESIGN section 5): candidate-list ranking, grouped AUC, macro-F1.
+
+Definitions are part of the API and documented with their maths in each module.
+"""
+
+from lsec.metrics.classification import MacroF1, confusion_matrix, f1_per_class, macro_f1
+from lsec.metrics.grouped import GroupedAUC, GroupedAUCMetric, auc, gauc, grouped_auc, uauc
+from lsec.metrics.ranking import (
+    CandidateMetrics,
+    CandidateResult,
+    candidate_metrics,
+    evaluate_candidates,
+    ndcg_at_k,
+    recall_at_k,
+)
+
+__all__ = [
+    "CandidateMetrics",
+    "CandidateResult",
+    "GroupedAUC",
+    "GroupedAUCMetric",
+    "MacroF1",
+    "auc",
+    "candidate_metrics",
+    "confusion_matrix",
+    "evaluate_candidates",
+    "f1_per_class",
+    "gauc",
+    "grouped_auc",
+    "macro_f1",
+    "ndcg_at_k",
+    "recall_at_k",
+    "uauc",
+]

@@ -89,14 +89,15 @@ def evaluate_candidates(
     ks, first_ks = _check_ks("ks", ks), _check_ks("first_ks", first_ks)
     user = np.asarray(user)
     label = np.asarray(label)
-    score = np.asarray(score, dtype=np.float64)
+    score = np.asarray(score)
+    score = score if score.dtype in (np.float32, np.float64) else score.astype(np.float64)  # float32 kept: exact
     if not (user.shape == label.shape == score.shape) or user.ndim != 1:
         raise ValueError(
             f"user, label and score must be 1-d arrays of one length. Got shapes {user.shape}, {label.shape}, {score.shape}."
         )
     if np.isnan(score).any():
         raise ValueError(f"score contains NaN (first at row {int(np.flatnonzero(np.isnan(score))[0])}).")
-    if label.size and not np.isin(label, (0, 1)).all():
+    if label.size and ((label != 0) & (label != 1)).any():
         raise ValueError("label must be 0/1 (or bool).")
     names = [
         "auc",
@@ -106,8 +107,11 @@ def evaluate_candidates(
         *(f"mrr_first@{k}" for k in first_ks),
     ]
 
-    order = np.argsort(user, kind="stable")  # linear time when rows are already grouped
-    user_sorted = user[order]
+    if user.size < 2 or bool((user[1:] >= user[:-1]).all()):
+        order, user_sorted = None, user  # already sorted by user (the candidate files are)
+    else:
+        order = np.argsort(user, kind="stable")
+        user_sorted = user[order]
     n = user_sorted.size
     starts = np.flatnonzero(np.r_[True, user_sorted[1:] != user_sorted[:-1]]) if n else np.zeros(0, np.int64)
     sizes = np.diff(np.r_[starts, n])
@@ -143,7 +147,7 @@ def _mean(values: np.ndarray) -> float:
 
 
 def _block_metrics(
-    order: np.ndarray,
+    order: np.ndarray | None,
     starts: np.ndarray,
     sizes: np.ndarray,
     width: int,
@@ -152,40 +156,46 @@ def _block_metrics(
     ks: tuple[int, ...],
     first_ks: tuple[int, ...],
 ) -> dict[str, np.ndarray]:
-    """Metrics of the users whose lists (``order[start : start + size]``) fit in ``width`` columns."""
+    """Metrics of the users whose lists (``order[start : start + size]``, ``order=None``: identity) fit in
+    ``width`` columns.
+
+    Each list's scores are sorted once (``np.sort`` along rows of a padded block); every positive then
+    finds, by a vectorised binary search in its row, how many scores are above it and how many tie with it.
+    """
     num = starts.size
-    row = np.repeat(np.arange(num), sizes)
-    col = np.arange(row.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    rows_in = order[np.repeat(starts, sizes) + col]
-    scores = np.full((num, width), -np.inf)
-    labels = np.full((num, width), -1, dtype=np.int8)  # -1 marks padding
-    scores[row, col] = score[rows_in]
-    labels[row, col] = label[rows_in]
+    total = int(sizes.sum())
+    offset = np.cumsum(sizes) - sizes  # where each list starts among this block's rows
+    rows_in = np.arange(total) + np.repeat(starts - offset, sizes)  # positions in the user-sorted input
+    if order is not None:
+        rows_in = order[rows_in]
+    dest = np.arange(total) + np.repeat(np.arange(num) * width - offset, sizes)  # flat slot in the block
+    block = np.full((num, width), -np.inf, dtype=score.dtype)  # padding: -inf, sorts first
+    block.ravel()[dest] = score[rows_in]
+    block.sort(axis=1)  # ascending per list
 
-    by_score = np.argsort(-scores, axis=1)  # descending; tie order irrelevant (fixed below)
-    scores = np.take_along_axis(scores, by_score, axis=1)
-    labels = np.take_along_axis(labels, by_score, axis=1)
-    is_pos = labels == 1
-    is_neg = labels == 0
-    num_pos = is_pos.sum(axis=1)
-    num_neg = is_neg.sum(axis=1)
+    is_pos = label[rows_in] == 1
+    pos_row = (dest[is_pos] // width).astype(np.int64)  # ascending
+    pos_score = score[rows_in[is_pos]]
+    num_pos = np.bincount(pos_row, minlength=num)
+    num_neg = sizes - num_pos
+    padding = width - sizes
 
-    # Tie groups: runs of equal score within a row (flattened, row-major).
-    new_group = np.ones((num, width), dtype=bool)
-    new_group[:, 1:] = scores[:, 1:] != scores[:, :-1]
-    group_start = np.flatnonzero(new_group)  # flat index of each group's first slot
-    group_of = np.cumsum(new_group.ravel()) - 1
-    neg_flat = is_neg.ravel().astype(np.int64)
-    neg_in_group = np.add.reduceat(neg_flat, group_start)
-    pos_before = (np.cumsum(is_pos, axis=1) - is_pos).ravel()  # positives earlier in the row
-    neg_before = (np.cumsum(is_neg, axis=1) - is_neg).ravel()
-
-    flat_pos = np.flatnonzero(is_pos.ravel())
-    g = group_of[flat_pos]
-    pos_row = flat_pos // width
-    start = group_start[g]
-    rank = (start % width) + neg_in_group[g] + (pos_before[flat_pos] - pos_before[start]) + 1  # pessimistic
-    correct = num_neg[pos_row] - neg_before[start] - 0.5 * neg_in_group[g]
+    # Among the list's scores: how many are above the positive, how many equal it (padding included).
+    below = _count_in_rows(block, pos_row, pos_score, strict=True)
+    at_or_below = _count_in_rows(block, pos_row, pos_score, strict=False)
+    above = width - at_or_below
+    tied = at_or_below - below
+    # Positives of the same list: order by (row, descending score); ties among positives are contiguous.
+    by = np.lexsort((-pos_score, pos_row))
+    pos_row, pos_score, above, tied = pos_row[by], pos_score[by], above[by], tied[by]
+    same_run = np.r_[True, (pos_row[1:] != pos_row[:-1]) | (pos_score[1:] != pos_score[:-1])] if by.size else by
+    run_id = np.cumsum(same_run) - 1
+    index_in_tie, pos_tied = _run_rank(run_id)
+    pos_above = _run_rank(pos_row)[0] - index_in_tie  # positives of the row strictly above
+    neg_tied = tied - pos_tied - np.where(pos_score == -np.inf, padding[pos_row], 0)
+    neg_above = above - pos_above
+    rank = above + neg_tied + index_in_tie + 1  # pessimistic: after every tied negative
+    correct = num_neg[pos_row] - neg_above - 0.5 * neg_tied  # pairs won, ties count 1/2
 
     def per_row(values: np.ndarray) -> np.ndarray:
         return np.bincount(pos_row, weights=values, minlength=num)
@@ -204,12 +214,40 @@ def _block_metrics(
         for k in ks:
             out[f"recall@{k}"] = np.where(has_pos, per_row((rank <= k).astype(np.float64)) / num_pos, np.nan)
         first_rank = np.full(num, np.inf)
-        if flat_pos.size:
+        if pos_row.size:
             is_first = np.r_[True, pos_row[1:] != pos_row[:-1]]  # a row's first positive has its best rank
             first_rank[pos_row[is_first]] = rank[is_first]
         for k in first_ks:
             out[f"mrr_first@{k}"] = np.where(has_pos, np.where(first_rank <= k, 1.0 / first_rank, 0.0), np.nan)
     return out
+
+
+def _count_in_rows(block: np.ndarray, rows: np.ndarray, values: np.ndarray, strict: bool) -> np.ndarray:
+    """Per query ``i``: how many entries of the ascending row ``block[rows[i]]`` are ``< values[i]``
+    (``<=`` when not ``strict``), by a binary search run on all queries at once."""
+    width = block.shape[1]
+    flat = block.ravel()
+    base = rows * width
+    lo = np.zeros(rows.size, dtype=np.int64)
+    hi = np.full(rows.size, width, dtype=np.int64)
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        probe = flat[base + np.minimum(mid, width - 1)]
+        right = active & ((probe < values) if strict else (probe <= values))
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
+
+
+def _run_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each element: its 0-based index in its run of equal consecutive values, and that run's length."""
+    if values.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    run_start = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    run_length = np.diff(np.r_[run_start, values.size])
+    return np.arange(values.size) - np.repeat(run_start, run_length), np.repeat(run_length, run_length)
 
 
 @overload
