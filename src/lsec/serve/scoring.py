@@ -117,7 +117,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"The 'k' parameter of top_k must be a positive int. Got {k} instead.")
     num_targets = scores.shape[0]
     if k < num_targets:
-        candidates = np.argpartition(-scores, k - 1)[:k]
+        candidates = np.argpartition(scores, num_targets - k)[num_targets - k :]  # the k largest, unordered
         # Targets tied with the k-th score may sit outside the partition: take them all, then cut.
         threshold = scores[candidates].min()
         candidates = np.flatnonzero(scores >= threshold) if np.isfinite(threshold) else candidates

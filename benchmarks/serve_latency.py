@@ -1,0 +1,330 @@
+"""Serving latency and load on an lsec-large-sized catalogue (issue 6).
+
+What it measures (figures go to benchmarks/results/serve_latency.json and the README section):
+
+1. Build (or reuse) an artifact of LSEC-Large's size (202,850 users, 109,502 items, 7,395 streamers, Table 2 of
+   the slides) from a RANDOMLY INITIALISED LSEC-GCN with the slides' dimensions (embedding 200, GCN 128 -> 64,
+   MLP 128 -> 1) over uniformly random edges with Table 2's edge counts. Latency depends on the catalogue size
+   and the scorer width, not on the weights, so no training is needed to time it.
+2. The memory-bandwidth floor: numpy copy bandwidth on an array the size of the item table (109,502 x 128
+   float32 = 56 MB), floor = table bytes / bandwidth (one read pass).
+3. In-process ``Recommender.recommend`` for one user (k=50, exclude_seen): p50 / p99 over random known users;
+   the scoring kernel alone; the same pass written in torch (no autograd) for comparison; fold-in requests.
+4. HTTP on loopback: ``lsec serve`` in a subprocess on 127.0.0.1, 32 concurrent httpx clients (threads), a
+   bounded number of requests and a time limit; throughput, p50 / p99 and errors.
+
+Usage::
+
+    .venv/bin/python benchmarks/serve_latency.py --artifact /tmp/lsec-large-artifact        # builds it once
+    .venv/bin/python benchmarks/serve_latency.py --artifact /tmp/lsec-large-artifact --requests 6000 --workers 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+LARGE = {"user": 202_850, "item": 109_502, "streamer": 7_395, "buy": 3_062_463, "follow": 5_439_288, "sell": 1_953_881}
+
+
+def build_artifact_dir(out: Path, seed: int = 0) -> None:
+    import torch
+
+    from lsec.data.graph import EdgeTable, HeteroGraph
+    from lsec.nn.models.registry import build_model
+    from lsec.serve.artifact import build_artifact, save_artifact
+    from lsec.train.runs import build_graphs
+
+    rng = np.random.default_rng(seed)
+    n = LARGE
+
+    def edges(src_type: str, dst_type: str, count: int) -> EdgeTable:
+        return EdgeTable(rng.integers(0, n[src_type], count), rng.integers(0, n[dst_type], count), np.zeros(count))
+
+    graph = HeteroGraph(
+        num_nodes={"user": n["user"], "item": n["item"], "streamer": n["streamer"]},
+        edges={
+            ("user", "buy", "item"): edges("user", "item", n["buy"]),
+            ("user", "follow", "streamer"): edges("user", "streamer", n["follow"]),
+            ("streamer", "sell", "item"): edges("streamer", "item", n["sell"]),
+        },
+        node_ids={t: np.array([f"{t[0]}{i}" for i in range(n[t])], dtype=object) for t in ("user", "item", "streamer")},
+        name="lsec-large-shaped-random",
+    )
+    torch.manual_seed(seed)
+    model = build_model("lsec-gcn", num_users=n["user"], num_items=n["item"], num_streamers=n["streamer"]).eval()
+    t0 = time.perf_counter()
+    graphs = build_graphs(graph, model.relations, self_loops=True)
+    with torch.no_grad():
+        enc = model.encode(graphs)
+    artifact = build_artifact(
+        model, enc, graph, model_name="lsec-gcn", source={"note": "randomly initialised, lsec-large-sized"}
+    )
+    save_artifact(artifact, out, overwrite=True)
+    print(f"built artifact in {time.perf_counter() - t0:.1f} s -> {out}", file=sys.stderr)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1e3
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+        "n": len(ms),
+    }
+
+
+def copy_bandwidth(nbytes: int, repeats: int = 30) -> dict[str, float]:
+    src = np.ones(nbytes // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        times.append(time.perf_counter() - t0)
+    t = float(np.median(times))
+    # A copy reads and writes nbytes: bandwidth counts both directions.
+    return {"copy_ms": t * 1e3, "bandwidth_gb_s": 2 * nbytes / t / 1e9}
+
+
+def in_process(artifact: Path, calls: int, seed: int) -> dict[str, object]:
+    from lsec.serve.recommender import Recommender
+    from lsec.serve.scoring import mlp_scores
+
+    rec = Recommender.load(artifact)
+    tables = rec.artifact.tasks["buy"]
+    assert tables.rest is not None
+    rng = np.random.default_rng(seed)
+    users = rec.artifact.ids["user"][rng.integers(0, rec.num_nodes("user"), calls)].tolist()
+    rec.recommend([users[0]], k=50)  # warm-up (page in the table)
+
+    one_user = []
+    for user in users:
+        t0 = time.perf_counter()
+        rec.recommend([user], k=50, exclude_seen=True)
+        one_user.append(time.perf_counter() - t0)
+    kernel = []
+    for i in range(calls):
+        q = tables.query_part[i : i + 1]
+        t0 = time.perf_counter()
+        mlp_scores(q, tables.target_part, tables.rest)
+        kernel.append(time.perf_counter() - t0)
+    torch_times = torch_pass(tables, calls)
+    fold = []
+    buy = rec.artifact.interactions["buy"]
+    follow = rec.artifact.interactions["follow"]
+    for i in range(min(calls, 200)):
+        u = int(rng.integers(0, rec.num_nodes("user")))
+        bought = rec.artifact.ids["item"][buy.row(u)].tolist()
+        followed = rec.artifact.ids["streamer"][follow.row(u)].tolist()
+        t0 = time.perf_counter()
+        rec.recommend_user("new", k=50, bought_items=bought, followed_streamers=followed)
+        fold.append(time.perf_counter() - t0)
+    return {
+        "recommend_one_user_k50": percentiles(one_user),
+        "numpy_kernel_only": percentiles(kernel),
+        "torch_same_pass": percentiles(torch_times),
+        "fold_in_k50": percentiles(fold),
+        "table_shape": list(tables.target_part.shape),
+        "table_bytes": int(tables.target_part.nbytes),
+    }
+
+
+def torch_pass(tables, calls: int) -> list[float]:
+    """The same exact pass in torch without autograd (relu(T + p) @ w2 + b2), one user at a time."""
+    import torch
+
+    target = torch.from_numpy(tables.target_part)
+    w = torch.from_numpy(tables.rest.weights[0][0])
+    b = float(tables.rest.biases[0][0])
+    times = []
+    with torch.inference_mode():
+        for i in range(calls):
+            q = torch.from_numpy(tables.query_part[i])
+            t0 = time.perf_counter()
+            scores = torch.relu(target + q) @ w + b
+            torch.topk(scores, 50)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_load(
+    artifact: Path, workers: int, clients: int, requests: int, limit_s: float, seed: int
+) -> dict[str, object]:
+    import httpx
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "lsec", "serve", str(artifact), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {server.communicate()[1].decode()[-2000:]}")
+            time.sleep(0.3)
+        num_users = httpx.get(f"{base}/healthz").json()["nodes"]["user"]
+        rng = np.random.default_rng(seed)
+        user_ids = [f"u{i}" for i in rng.integers(0, num_users, requests)]
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        lock = threading.Lock()
+        counter = iter(range(requests))
+        stop_at = time.monotonic() + limit_s
+
+        def client_loop() -> None:
+            with httpx.Client(base_url=base, timeout=30) as client:
+                while time.monotonic() < stop_at:
+                    with lock:
+                        i = next(counter, None)
+                    if i is None:
+                        return
+                    t0 = time.perf_counter()
+                    try:
+                        response = client.get(f"/v1/users/{user_ids[i]}/items", params={"k": 50})
+                        ok = response.status_code == 200 and len(response.json()["recommendations"]) == 50
+                        key = None if ok else f"status {response.status_code}"
+                    except httpx.HTTPError as err:
+                        key = type(err).__name__
+                    elapsed = time.perf_counter() - t0
+                    with lock:
+                        if key is None:
+                            latencies.append(elapsed)
+                        else:
+                            errors[key] = errors.get(key, 0) + 1
+
+        # Warm-up, then the timed run.
+        with httpx.Client(base_url=base) as warm:
+            for u in user_ids[:20]:
+                warm.get(f"/v1/users/{u}/items", params={"k": 50})
+        threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        alive = httpx.get(f"{base}/healthz").status_code == 200
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    done = len(latencies)
+    return {
+        "workers": workers,
+        "clients": clients,
+        "requests_ok": done,
+        "errors": errors,
+        "wall_s": wall,
+        "throughput_rps": done / wall,
+        "latency": percentiles(latencies) if latencies else {},
+        "alive_after": alive,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--artifact", type=Path, default=Path("/tmp/lsec-large-artifact"))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--calls", type=int, default=400, help="in-process calls per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="in-process repetitions (medians reported)")
+    parser.add_argument("--requests", type=int, default=6000, help="HTTP requests per load run (upper bound)")
+    parser.add_argument("--time-limit", type=float, default=40.0, help="seconds per HTTP load run (upper bound)")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "serve_latency.json")
+    args = parser.parse_args()
+
+    if args.rebuild or not (args.artifact / "artifact.json").is_file():
+        build_artifact_dir(args.artifact)
+    table_bytes = (
+        int(
+            np.prod(
+                json.loads((args.artifact / "artifact.json").read_text())["files"]["tasks/buy/target_part.npy"]["shape"]
+            )
+        )
+        * 4
+    )
+    runs = []
+    for r in range(args.repeats):
+        bandwidth = copy_bandwidth(table_bytes)
+        measured = in_process(args.artifact, args.calls, seed=r)
+        floor_ms = table_bytes / (bandwidth["bandwidth_gb_s"] * 1e9) * 1e3
+        runs.append({"bandwidth": bandwidth, "floor_ms": floor_ms, **measured})
+        p50 = measured["recommend_one_user_k50"]["p50_ms"]  # type: ignore[index]
+        print(f"run {r}: recommend p50 {p50:.2f} ms, floor {floor_ms:.2f} ms", file=sys.stderr)
+
+    def med(path: list[str]) -> float:
+        values = []
+        for run in runs:
+            x: object = run
+            for key in path:
+                x = x[key]  # type: ignore[index]
+            values.append(float(x))  # type: ignore[arg-type]
+        return float(np.median(values))
+
+    summary = {
+        "table_bytes": table_bytes,
+        "copy_bandwidth_gb_s": med(["bandwidth", "bandwidth_gb_s"]),
+        "floor_ms": med(["floor_ms"]),
+        "recommend_p50_ms": med(["recommend_one_user_k50", "p50_ms"]),
+        "recommend_p99_ms": med(["recommend_one_user_k50", "p99_ms"]),
+        "kernel_p50_ms": med(["numpy_kernel_only", "p50_ms"]),
+        "torch_p50_ms": med(["torch_same_pass", "p50_ms"]),
+        "fold_in_p50_ms": med(["fold_in_k50", "p50_ms"]),
+        "fold_in_p99_ms": med(["fold_in_k50", "p99_ms"]),
+    }
+    summary["recommend_over_floor"] = summary["recommend_p50_ms"] / summary["floor_ms"]
+    http = []
+    if not args.skip_http:
+        for workers in args.workers:
+            result = http_load(args.artifact, workers, args.clients, args.requests, args.time_limit, seed=workers)
+            http.append(result)
+            print(f"http workers={workers}: {result['throughput_rps']:.0f} req/s, {result['latency']}", file=sys.stderr)
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "load_average_at_end": os.getloadavg(),
+            "note": "2 cores shared with teammates' training and tests while measuring",
+        },
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "summary": summary,
+        "in_process_runs": runs,
+        "http": http,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({"summary": summary, "http": http}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
