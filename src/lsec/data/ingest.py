@@ -222,7 +222,7 @@ def _read_edges(
     assert src is not None and dst is not None
     col = pl.col
     stripped = {"_s_src": rules.strip(src), "_s_dst": rules.strip(dst)}
-    derived = [rules.normalise_id(col("_s_src")).alias("src"), rules.normalise_id(col("_s_dst")).alias("dst")]
+    derived: list[pl.Expr] = []
     reasons = [
         col(REASON),
         rules.id_reason(col("_s_src"), src, src_type),
@@ -262,10 +262,17 @@ def _read_edges(
 
     kept_parts, rejected_parts, normalised_count = [], [], 0
     for chunk in itertools.chain([first_chunk], chunks):
+        dots = chunk.select(
+            col(src).str.contains(".", literal=True).any(), col(dst).str.contains(".", literal=True).any()
+        )
+        ids = [
+            rules.normalise_id(col("_s_src"), bool(dots.item(0, 0))).alias("src"),
+            rules.normalise_id(col("_s_dst"), bool(dots.item(0, 1))).alias("dst"),
+        ]
         frame = (
             chunk.lazy()
             .with_columns(**stripped)
-            .with_columns(derived)
+            .with_columns(*ids, *derived)
             .with_columns(rules.first_reason(reasons).alias(REASON))
             .collect()
         )

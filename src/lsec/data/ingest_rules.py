@@ -61,8 +61,13 @@ def _spellings(word: str) -> list[str]:
 _NULL_SPELLINGS = sorted({spelling for marker in NULL_MARKERS for spelling in _spellings(marker)})
 
 
-def normalise_id(stripped: pl.Expr) -> pl.Expr:
-    """Id (already stripped) with an integral decimal written as an integer (see the module docstring)."""
+def normalise_id(stripped: pl.Expr, may_have_decimals: bool = True) -> pl.Expr:
+    """Id (already stripped) with an integral decimal written as an integer (see the module docstring).
+
+    ``may_have_decimals=False`` (no ``.`` in the column, checked by the caller) skips the regular expressions.
+    """
+    if not may_have_decimals:
+        return stripped
     return pl.when(stripped.str.contains(r"^-?\d+\.0+$")).then(stripped.str.replace(r"\.0+$", "")).otherwise(stripped)
 
 
@@ -103,7 +108,8 @@ def describe_ts_format(ts_format: str) -> str:
 def parse_ts(stripped: pl.Expr, ts_format: str) -> pl.Expr:
     """Unix seconds (Int64) from stripped strings, null where the value does not parse."""
     if ts_format in ("s", "ms"):
-        number: pl.Expr = pl.when(stripped.str.contains(_NUMBER)).then(stripped.cast(pl.Float64, strict=False))
+        value = stripped.cast(pl.Float64, strict=False)
+        number: pl.Expr = pl.when(value.is_finite()).then(value)  # "inf" / "nan" are not timestamps
         if ts_format == "ms":
             number = number / 1000.0
         return number.floor().cast(pl.Int64, strict=False)
