@@ -76,6 +76,23 @@ def test_boundary_timestamps_are_half_open():
     np.testing.assert_array_equal(split_by_time(graph, start="2020-12-02")["buy"], [-1, -1, 0, 0, 1, 2, 2])
 
 
+def test_start_forms_and_mapping_behaviour(tiny_graph):
+    from datetime import datetime, timezone
+
+    as_int = split_by_time(tiny_graph, start=ORIGIN + 2 * DAY)
+    as_iso = split_by_time(tiny_graph, start="2020-12-03T00:00:00Z")
+    as_datetime = split_by_time(tiny_graph, start=datetime(2020, 12, 3, tzinfo=timezone.utc))
+    naive_utc = split_by_time(tiny_graph, start=datetime(2020, 12, 3))
+    for other in (as_iso, as_datetime, naive_utc):
+        for rel in tiny_graph.edges:
+            np.testing.assert_array_equal(other[rel], as_int[rel])
+    assert "buy" in as_int and "gift" not in as_int and "nonsense" not in as_int
+    assert as_int.get("nonsense") is None
+    assert len(as_int) == 3
+    with pytest.raises(LsecDataError, match="train_days"):
+        split_by_time(tiny_graph, train_days=0)
+
+
 def test_ratio_split_global_and_per_relation(tiny_graph):
     folds = split_by_ratio(tiny_graph, (0.5, 0.25, 0.25))
     pooled = np.concatenate([t.ts for _, t in tiny_graph.items()])
@@ -136,20 +153,35 @@ def test_candidate_lists_follow_the_protocol(seed, task):
         assert cand.stats["cold_users"] >= 1
 
 
-def test_negatives_are_uniform():
-    # one user, 40 never-touched items, 10 negatives per draw: each item should be chosen 25% of the time
-    num_items = 50
+@pytest.mark.parametrize("num_candidates", [15, 35])  # 10 of 40 needed: rejection path; 30 of 40: enumeration
+def test_negatives_are_uniform(num_candidates):
+    # one user, 5 test positives, 40 never-touched items: each should be drawn with frequency needed / 40
+    num_items, draws = 50, 400
     buy = EdgeTable(np.zeros(10), np.arange(10), np.r_[np.zeros(5), np.full(5, 45 * DAY)])
     graph = HeteroGraph({"user": 1, "item": num_items}, {("user", "buy", "item"): buy})
     folds = {("user", "buy", "item"): np.r_[np.zeros(5), np.full(5, 2)].astype(np.int8)}
     counts = np.zeros(num_items)
-    for seed in range(400):
-        cand = build_candidates(graph, folds, "buy", "test", num_candidates=15, seed=seed)
+    for seed in range(draws):
+        cand = build_candidates(graph, folds, "buy", "test", num_candidates=num_candidates, seed=seed)
+        assert len(cand) == num_candidates
         counts[cand.target[cand.label == 0]] += 1
     assert counts[:10].sum() == 0
-    frequency = counts[10:] / 400
-    assert abs(frequency.mean() - 0.25) < 1e-12
-    assert frequency.min() > 0.17 and frequency.max() < 0.33  # 400 draws: sd about 0.022
+    expected = (num_candidates - 5) / 40
+    frequency = counts[10:] / draws
+    sd = np.sqrt(expected * (1 - expected) / draws)
+    assert abs(frequency.mean() - expected) < 1e-12
+    assert np.abs(frequency - expected).max() < 4.5 * sd
+
+
+def test_lists_do_not_depend_on_other_tasks():
+    graph = graph_for_candidates(2)
+    folds = split_by_time(graph)
+    both = make_split(graph, folds, tasks=("buy", "follow"), num_candidates=60, seed=1)
+    alone = make_split(graph, folds, tasks=("buy",), num_candidates=60, seed=1)
+    for fold in ("valid", "test"):
+        np.testing.assert_array_equal(both.candidates("buy", fold).target, alone.candidates("buy", fold).target)
+    other_seed = make_split(graph, folds, tasks=("buy",), num_candidates=60, seed=2)
+    assert not np.array_equal(other_seed.candidates("buy", "test").target, alone.candidates("buy", "test").target)
 
 
 def test_small_catalogue_uses_all_untouched_targets(tiny_graph):

@@ -76,7 +76,10 @@ class SplitFolds(Mapping[Relation, np.ndarray]):
     boundaries: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str | Relation) -> np.ndarray:  # type: ignore[override]
-        return self.folds[relation(key)]
+        try:
+            return self.folds[relation(key)]
+        except ValueError as err:  # an unknown relation name is a missing key for a mapping
+            raise KeyError(key) from err
 
     def __iter__(self) -> Iterator[Relation]:
         return iter(self.folds)
