@@ -265,14 +265,14 @@ def _read_edges(
         dots = chunk.select(
             col(src).str.contains(".", literal=True).any(), col(dst).str.contains(".", literal=True).any()
         )
-        ids = [
+        id_exprs = [
             rules.normalise_id(col("_s_src"), bool(dots.item(0, 0))).alias("src"),
             rules.normalise_id(col("_s_dst"), bool(dots.item(0, 1))).alias("dst"),
         ]
         frame = (
             chunk.lazy()
             .with_columns(**stripped)
-            .with_columns(*ids, *derived)
+            .with_columns(*id_exprs, *derived)
             .with_columns(rules.first_reason(reasons).alias(REASON))
             .collect()
         )
