@@ -16,6 +16,8 @@ endpoints are 404; unknown ids inside a history are 422.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lsec import __version__
 from lsec.errors import LsecError
+from lsec.serve.batching import MicroBatcher
 from lsec.serve.recommender import MAX_K, Recommendation, Recommender, UnknownIdError
 
 MAX_BATCH = 100
@@ -127,9 +130,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 # ------------------------------------------------------------------------------------------ the app
-def create_app(recommender: Recommender) -> FastAPI:
-    """The FastAPI application serving ``recommender`` (routes, schemas, error handlers)."""
+def create_app(recommender: Recommender, *, batching: bool = True) -> FastAPI:
+    """The FastAPI application serving ``recommender`` (routes, schemas, error handlers).
+
+    With ``batching``, concurrent GET requests of known users are scored together
+    (:class:`~lsec.serve.batching.MicroBatcher`); answers are identical either way.
+    """
+    batcher = MicroBatcher(recommender) if batching else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if batcher is not None:
+            batcher.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="lsec recommendations",
         version=__version__,
         description=(
@@ -164,12 +180,12 @@ def create_app(recommender: Recommender) -> FastAPI:
     @app.get("/v1/users/{user_id}/items", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
     def items_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
         """Top-k items for a user the model knows (new users: POST /v1/recommendations with their history)."""
-        return _known_user(recommender, user_id, k, exclude_seen, "buy")
+        return _known_user(recommender, batcher, user_id, k, exclude_seen, "buy")
 
     @app.get("/v1/users/{user_id}/streamers", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
     def streamers_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
         """Top-k streamers to follow for a user the model knows (needs a model trained on the follow task)."""
-        return _known_user(recommender, user_id, k, exclude_seen, "follow")
+        return _known_user(recommender, batcher, user_id, k, exclude_seen, "follow")
 
     @app.post("/v1/recommendations", response_model=RecommendationResponse, responses=ERRORS, tags=["recommend"])
     def recommendations(request: RecommendationRequest) -> Any:
@@ -196,7 +212,9 @@ def create_app(recommender: Recommender) -> FastAPI:
     return app
 
 
-def _known_user(recommender: Recommender, user_id: str, k: int, exclude_seen: bool, task: str) -> Any:
+def _known_user(
+    recommender: Recommender, batcher: MicroBatcher | None, user_id: str, k: int, exclude_seen: bool, task: str
+) -> Any:
     if task not in recommender.tasks:
         what = "items" if task == "buy" else "streamers"
         return _error(404, "task", f"model {recommender.model!r} does not rank {what} (tasks: {recommender.tasks})")
@@ -208,7 +226,10 @@ def _known_user(recommender: Recommender, user_id: str, k: int, exclude_seen: bo
         )
         return _error(404, "user_id", message, user_id)
     try:
-        return _response(recommender.recommend_user(user_id, k=k, exclude_seen=exclude_seen, task=task))
+        if batcher is None:
+            return _response(recommender.recommend_user(user_id, k=k, exclude_seen=exclude_seen, task=task))
+        pairs = batcher.recommend(user_id, k=k, exclude_seen=exclude_seen, task=task)
+        return _response(Recommendation(user_id, task, "model", [i for i, _ in pairs], [s for _, s in pairs]))
     except LsecError as err:  # not expected for a known user and a served task; still a clean answer
         return _error(422, "request", str(err))
 
