@@ -10,10 +10,17 @@ destination nodes rows ``n_src..N-1``.
 
 This is the one propagation path of the project: LSEC-GNN, LightGCN, GCN-RS and later MMBee / DM-GNN
 all call :func:`propagate`.
+
+Speed: autograd's generic backward of a sparse CSR product builds ``A^T`` at every call, which costs
+several times the product itself. The symmetric normalisations (``"sym"``, ``"none"``) give
+``A^T = A``, so :func:`propagate` routes them through :class:`AdjacencySpMM`, whose backward is one more
+``A @ grad``. The ``"left"`` normalisation is not symmetric: its transpose is built once, at construction,
+and the backward multiplies by it. Both paths are float32 CSR products (MKL, multi-threaded).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,12 +37,19 @@ class BipartiteAdjacency:
         num_src: number of source-type nodes (rows ``0..num_src-1``).
         num_dst: number of destination-type nodes.
         self_loops: whether ``I`` was added before normalising.
+        transpose: ``matrix^T`` as a CSR tensor when ``matrix`` is not symmetric (``"left"``
+            normalisation), ``None`` when it is (then the backward of :func:`propagate` reuses ``matrix``).
     """
 
     matrix: torch.Tensor
     num_src: int
     num_dst: int
     self_loops: bool = False
+    transpose: torch.Tensor | None = None
+
+    @property
+    def symmetric(self) -> bool:
+        return self.transpose is None
 
     @property
     def num_nodes(self) -> int:
@@ -93,20 +107,60 @@ def bipartite_adjacency(
         np.divide(1.0, degree, out=inv, where=degree > 0)
         full = sp.diags(inv) @ full
     full = full.tocsr().astype(np.float32)
-    full.sort_indices()
-    matrix = torch.sparse_csr_tensor(
-        torch.from_numpy(full.indptr.astype(np.int64)),
-        torch.from_numpy(full.indices.astype(np.int64)),
-        torch.from_numpy(full.data),
-        size=(n, n),
+    transpose = _to_torch_csr(full.T.tocsr()) if normalization == "left" else None
+    return BipartiteAdjacency(
+        matrix=_to_torch_csr(full), num_src=num_src, num_dst=num_dst, self_loops=self_loops, transpose=transpose
     )
-    return BipartiteAdjacency(matrix=matrix, num_src=num_src, num_dst=num_dst, self_loops=self_loops)
+
+
+def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
+    """A scipy CSR matrix as a float32 torch sparse CSR tensor (sorted column indices).
+
+    Indices are int32 when they fit: the MKL product converts int64 indices at every call otherwise.
+    """
+    matrix.sort_indices()
+    index_dtype = np.int32 if matrix.nnz < 2**31 - 1 and max(matrix.shape) < 2**31 - 1 else np.int64
+    with warnings.catch_warnings():  # torch flags sparse CSR as beta at every construction
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(index_dtype)),
+            torch.from_numpy(matrix.indices.astype(index_dtype)),
+            torch.from_numpy(matrix.data.astype(np.float32)),
+            size=matrix.shape,
+        )
+
+
+class AdjacencySpMM(torch.autograd.Function):
+    """``y = A @ x`` for a constant sparse ``A`` whose transpose is known: ``dL/dx = A^T @ dL/dy``.
+
+    ``forward(ctx, matrix, transpose, x)``: pass ``transpose=None`` when ``matrix`` is symmetric.
+    No gradient flows to the matrix (the adjacency is a constant of the model).
+    """
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, transpose: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.matrix = matrix if transpose is None else transpose
+        return _spmm(matrix, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
+        return None, None, _spmm(ctx.matrix, grad.contiguous())
+
+
+def _spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` into a fresh output; ``beta=0`` skips zero-filling it (2-d float ``x`` only)."""
+    if x.dim() != 2 or x.dtype != matrix.dtype:
+        return matrix @ x
+    out = x.new_empty((matrix.shape[0], x.shape[1]))
+    return torch.addmm(out, matrix, x, beta=0.0, out=out)
 
 
 def propagate(adjacency: BipartiteAdjacency, x: torch.Tensor) -> torch.Tensor:
-    """One propagation step ``Â @ x``.
+    """One propagation step ``Â @ x`` (differentiable in ``x``; the backward is one more sparse product).
 
     Shapes:
         x: (N, d) -> (N, d)
     """
-    return adjacency.matrix @ x
+    if not (x.requires_grad and torch.is_grad_enabled()):
+        return _spmm(adjacency.matrix, x)
+    return AdjacencySpMM.apply(adjacency.matrix, adjacency.transpose, x)

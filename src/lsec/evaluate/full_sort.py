@@ -1,0 +1,137 @@
+"""Full-sort evaluation (LightGCN convention): rank every item for every test user.
+
+For each user with at least one held-out item: score all items, mask the user's training items (score
+``-inf``), keep the top ``max(ks)`` with :func:`torch.topk`, then
+
+- ``recall@k`` = hits in the top k / number of held-out items,
+- ``ndcg@k``   = DCG / IDCG with binary gain and ``1 / log2(rank + 1)`` discount (rank from 1), IDCG over
+  ``min(number of held-out items, k)`` positions,
+
+averaged over the evaluated users. Users are processed in blocks so that memory stays at
+``block_size x num_items`` scores whatever the number of users; hits are found by binary search in the
+sorted ``(user, item)`` keys of the held-out set, never with a dense user x item table. Ties in the scores
+are broken by :func:`torch.topk` (continuous model scores almost never tie).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm import tqdm
+
+ScoreBlock = Callable[[torch.Tensor], torch.Tensor]
+"""``users (B,) int64 -> (B, num_items)`` scores of those users against the whole catalogue."""
+
+
+def dot_scores(user_embedding: torch.Tensor, item_embedding: torch.Tensor) -> ScoreBlock:
+    """A :data:`ScoreBlock` for dot-product models: ``user_embedding[users] @ item_embedding.T``."""
+    items_t = item_embedding.detach().T.contiguous()
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        return user_embedding.detach()[users] @ items_t
+
+    return score
+
+
+def full_sort_topk(
+    score_block: ScoreBlock,
+    users: np.ndarray,
+    k: int,
+    *,
+    exclude: sp.csr_matrix | None = None,
+    block_size: int = 2048,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """Top-``k`` item indices per user, best first, after masking ``exclude``'s items per user.
+
+    Args:
+        score_block: users -> (B, num_items) scores.
+        users: (U,) user indices.
+        k: list length.
+        exclude: optional (num_users, num_items) CSR matrix of items never to recommend (training items).
+        block_size: users scored at once (memory is ``block_size x num_items`` floats).
+
+    Returns:
+        (U, k) int64 array of item indices.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    out = np.empty((len(users), k), dtype=np.int64)
+    with torch.no_grad():
+        for start in tqdm(range(0, len(users), block_size), disable=not show_progress, desc="full sort"):
+            block = users[start : start + block_size]
+            scores = score_block(torch.from_numpy(block))  # (B, num_items)
+            if exclude is not None:
+                rows, cols = _block_entries(exclude, block)
+                scores[torch.from_numpy(rows), torch.from_numpy(cols)] = -torch.inf
+            out[start : start + len(block)] = torch.topk(scores, k, dim=1, sorted=True).indices.numpy()
+    return out
+
+
+def full_sort_metrics(
+    score_block: ScoreBlock,
+    train: sp.csr_matrix,
+    test: sp.csr_matrix,
+    *,
+    ks: Sequence[int] = (20,),
+    block_size: int = 2048,
+    show_progress: bool = False,
+) -> dict[str, float]:
+    """``recall@k`` and ``ndcg@k`` of the full-sort protocol, averaged over users with test items.
+
+    Args:
+        score_block: users -> (B, num_items) scores (see :func:`dot_scores`).
+        train: (num_users, num_items) CSR of training interactions (masked before ranking).
+        test: (num_users, num_items) CSR of held-out interactions (the positives).
+        ks: cut-offs.
+
+    Returns:
+        ``{"recall@k": ..., "ndcg@k": ..., "num_users": U}`` for each k.
+    """
+    if not ks or min(ks) < 1:
+        raise ValueError(f"The 'ks' parameter of full_sort_metrics must hold positive ints. Got {tuple(ks)}.")
+    if train.shape != test.shape:
+        raise ValueError(f"train and test must have the same shape; got {train.shape} and {test.shape}.")
+    test = sp.csr_matrix(test, dtype=np.float32)
+    test.sum_duplicates()
+    test.sort_indices()
+    num_items = test.shape[1]
+    positives = np.diff(test.indptr)
+    users = np.flatnonzero(positives > 0)
+    kmax = min(max(ks), num_items)
+    top = full_sort_topk(
+        score_block, users, kmax, exclude=sp.csr_matrix(train), block_size=block_size, show_progress=show_progress
+    )  # (U, kmax)
+    # membership of each recommended item in the user's test set: binary search in sorted (user, item) keys
+    test_rows = np.repeat(np.arange(test.shape[0], dtype=np.int64), positives)
+    test_keys = test_rows * num_items + test.indices.astype(np.int64)  # sorted (CSR, sorted indices)
+    keys = users[:, None] * num_items + top
+    found = np.searchsorted(test_keys, keys)
+    hits = test_keys[np.minimum(found, len(test_keys) - 1)] == keys  # (U, kmax) bool
+    discount = 1.0 / np.log2(np.arange(2, kmax + 2))
+    ideal_cum = np.cumsum(discount)
+    n_pos = positives[users]
+    result: dict[str, float] = {}
+    for k in ks:
+        kk = min(k, kmax)
+        hit_k = hits[:, :kk]
+        recall = hit_k.sum(1) / n_pos
+        dcg = (hit_k * discount[:kk]).sum(1)
+        idcg = ideal_cum[np.minimum(n_pos, kk) - 1]
+        result[f"recall@{k}"] = float(recall.mean())
+        result[f"ndcg@{k}"] = float((dcg / idcg).mean())
+    result["num_users"] = float(len(users))
+    return result
+
+
+def _block_entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(block row position, column) of every stored entry in ``matrix[rows]``."""
+    starts = matrix.indptr[rows]
+    counts = matrix.indptr[rows + 1] - starts
+    total = int(counts.sum())
+    position = np.repeat(np.arange(len(rows)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    cols = matrix.indices[np.repeat(starts, counts) + offsets]
+    return position.astype(np.int64), cols.astype(np.int64)
