@@ -10,7 +10,7 @@ What it measures (figures go to benchmarks/results/serve_latency.json and the RE
    float32 = 56 MB), floor = table bytes / bandwidth (one read pass).
 3. In-process ``Recommender.recommend`` for one user (k=50, exclude_seen): p50 / p99 over random known users;
    the scoring kernel alone; the same pass written in torch (no autograd) for comparison; fold-in requests.
-4. HTTP on loopback: ``lsec serve`` in a subprocess on 127.0.0.1, 32 concurrent httpx clients (threads), a
+4. HTTP on loopback: ``lsec serve`` in a subprocess on 127.0.0.1, 32 concurrent httpx clients (asyncio), a
    bounded number of requests and a time limit; throughput, p50 / p99 and errors.
 
 Usage::
@@ -22,13 +22,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -166,14 +166,14 @@ def free_port() -> int:
 
 
 def http_load(
-    artifact: Path, workers: int, clients: int, requests: int, limit_s: float, seed: int
+    artifact: Path, workers: int, clients: int, requests: int, limit_s: float, seed: int, batching: bool = True
 ) -> dict[str, object]:
     import httpx
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "lsec", "serve", str(artifact), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers), "--batching" if batching else "--no-batching"]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
@@ -192,42 +192,11 @@ def http_load(
         user_ids = [f"u{i}" for i in rng.integers(0, num_users, requests)]
         latencies: list[float] = []
         errors: dict[str, int] = {}
-        lock = threading.Lock()
-        counter = iter(range(requests))
-        stop_at = time.monotonic() + limit_s
-
-        def client_loop() -> None:
-            with httpx.Client(base_url=base, timeout=30) as client:
-                while time.monotonic() < stop_at:
-                    with lock:
-                        i = next(counter, None)
-                    if i is None:
-                        return
-                    t0 = time.perf_counter()
-                    try:
-                        response = client.get(f"/v1/users/{user_ids[i]}/items", params={"k": 50})
-                        ok = response.status_code == 200 and len(response.json()["recommendations"]) == 50
-                        key = None if ok else f"status {response.status_code}"
-                    except httpx.HTTPError as err:
-                        key = type(err).__name__
-                    elapsed = time.perf_counter() - t0
-                    with lock:
-                        if key is None:
-                            latencies.append(elapsed)
-                        else:
-                            errors[key] = errors.get(key, 0) + 1
-
-        # Warm-up, then the timed run.
+        # Warm-up, then the timed run: `clients` asyncio tasks on one connection pool, each one request at a time.
         with httpx.Client(base_url=base) as warm:
             for u in user_ids[:20]:
                 warm.get(f"/v1/users/{u}/items", params={"k": 50})
-        threads = [threading.Thread(target=client_loop) for _ in range(clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
+        wall = asyncio.run(drive(base, user_ids, clients, limit_s, latencies, errors))
         alive = httpx.get(f"{base}/healthz").status_code == 200
     finally:
         server.terminate()
@@ -238,6 +207,7 @@ def http_load(
     done = len(latencies)
     return {
         "workers": workers,
+        "batching": batching,
         "clients": clients,
         "requests_ok": done,
         "errors": errors,
@@ -246,6 +216,38 @@ def http_load(
         "latency": percentiles(latencies) if latencies else {},
         "alive_after": alive,
     }
+
+
+async def drive(
+    base: str, user_ids: list[str], clients: int, limit_s: float, latencies: list[float], errors: dict[str, int]
+) -> float:
+    import httpx
+
+    next_index = iter(range(len(user_ids)))
+    stop_at = time.monotonic() + limit_s
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def one_client() -> None:
+            for i in next_index:
+                if time.monotonic() > stop_at:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    response = await client.get(f"/v1/users/{user_ids[i]}/items", params={"k": 50})
+                    ok = response.status_code == 200 and len(response.json()["recommendations"]) == 50
+                    key = None if ok else f"status {response.status_code}"
+                except httpx.HTTPError as err:
+                    key = type(err).__name__
+                if key is None:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors[key] = errors.get(key, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -259,6 +261,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--compare-batching", action="store_true", help="also run each HTTP load without batching")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "serve_latency.json")
     args = parser.parse_args()
 
@@ -305,9 +308,22 @@ def main() -> None:
     http = []
     if not args.skip_http:
         for workers in args.workers:
-            result = http_load(args.artifact, workers, args.clients, args.requests, args.time_limit, seed=workers)
-            http.append(result)
-            print(f"http workers={workers}: {result['throughput_rps']:.0f} req/s, {result['latency']}", file=sys.stderr)
+            for batching in (True, False) if args.compare_batching else (True,):
+                result = http_load(
+                    args.artifact,
+                    workers,
+                    args.clients,
+                    args.requests,
+                    args.time_limit,
+                    seed=workers,
+                    batching=batching,
+                )
+                http.append(result)
+                print(
+                    f"http workers={workers} batching={batching}: {result['throughput_rps']:.0f} req/s, "
+                    f"{result['latency']}, errors {result['errors']}",
+                    file=sys.stderr,
+                )
     report = {
         "machine": {
             "cpus": os.cpu_count(),

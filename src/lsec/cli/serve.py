@@ -25,6 +25,9 @@ def serve(
     port: int = typer.Option(8000, "--port", help="TCP port."),
     workers: int = typer.Option(1, "--workers", help="Worker processes (artifact folders only; each loads a copy)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level (info logs every request)."),
+    batching: bool = typer.Option(
+        True, "--batching/--no-batching", help="Score concurrent requests together (one table pass per batch)."
+    ),
 ) -> None:
     from lsec.errors import LsecError
 
@@ -48,6 +51,7 @@ def serve(
             raise LsecError(f"--workers {workers} needs an artifact folder (lsec export); {source} is not one.")
         Recommender.load(source)  # fail here, with a message, rather than in every worker
         os.environ["LSEC_ARTIFACT"] = str(source.resolve())
+        os.environ["LSEC_BATCHING"] = "1" if batching else "0"
         typer.echo(f"serving {source} on http://{host}:{port} ({workers} workers; docs at /docs)", err=True)
         uvicorn.run(
             "lsec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level
@@ -55,4 +59,4 @@ def serve(
         return
     rec = Recommender.open(source)
     typer.echo(f"serving {rec.model} ({', '.join(rec.tasks)}) on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(create_app(rec), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(rec, batching=batching), host=host, port=port, log_level=log_level)

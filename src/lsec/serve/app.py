@@ -288,4 +288,4 @@ def app_from_env() -> FastAPI:
     path = os.environ.get("LSEC_ARTIFACT")
     if not path:
         raise LsecError("LSEC_ARTIFACT is not set (the artifact folder to serve).")
-    return create_app(Recommender.load(path))
+    return create_app(Recommender.load(path), batching=os.environ.get("LSEC_BATCHING", "1") != "0")
