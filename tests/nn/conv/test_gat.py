@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from lsec.graph.adjacency import bipartite_adjacency
-from lsec.nn.conv.gat import GATConv, attention_structure
+from lsec.nn.conv.gat import AttentionSpMM, GATConv, attention_structure
 from tests.nn.graphs import dense_homogeneous, random_edges
 
 NUM_SRC, NUM_DST = 5, 6
@@ -21,7 +21,8 @@ def test_structure_has_one_self_loop_per_node_and_the_graph_edges() -> None:
     _, _, looped = _graph(True)
     pattern = dense_homogeneous(src, dst, NUM_SRC, NUM_DST) + torch.eye(NUM_SRC + NUM_DST)
     for adjacency in (plain, looped):
-        crow, col, row = attention_structure(adjacency)
+        structure = attention_structure(adjacency)
+        crow, col, row = structure.crow, structure.col, structure.row
         dense = torch.zeros_like(pattern)
         dense[row, col] += 1.0
         assert torch.equal(dense, pattern)  # no duplicates, nothing missing, exactly one loop per node
@@ -84,3 +85,30 @@ def test_gat_gradients_reach_attention_and_input() -> None:
     for tensor in (x, conv.weight, conv.att_src, conv.att_dst):
         assert tensor.grad is not None and tensor.grad.abs().sum() > 0
     assert repr(conv) == "GATConv(4, 3, heads=2)"
+
+
+def test_structure_transpose_and_cache() -> None:
+    _, _, adjacency = _graph(False)
+    structure = attention_structure(adjacency)
+    assert attention_structure(adjacency) is structure  # computed once per adjacency
+    values = torch.rand(structure.col.numel())
+    dense = structure.csr(values).to_dense()
+    torch.testing.assert_close(structure.csr(values[structure.transpose]).to_dense(), dense.T)
+
+
+def test_attention_product_gradients_match_dense_autograd() -> None:
+    torch.manual_seed(0)
+    _, _, adjacency = _graph(True)
+    structure = attention_structure(adjacency)
+    values = torch.rand(structure.col.numel(), requires_grad=True)
+    z = torch.randn(structure.num_nodes, 3, requires_grad=True)
+    upstream = torch.randn(structure.num_nodes, 3)
+    (AttentionSpMM.apply(structure, values, z) * upstream).sum().backward()
+
+    dense_values = torch.zeros(structure.num_nodes, structure.num_nodes, requires_grad=True)
+    reference_z = z.detach().clone().requires_grad_()
+    with torch.no_grad():
+        dense_values[structure.row, structure.col] = values
+    (dense_values @ reference_z * upstream).sum().backward()
+    torch.testing.assert_close(values.grad, dense_values.grad[structure.row, structure.col])
+    torch.testing.assert_close(z.grad, reference_z.grad)
