@@ -16,6 +16,7 @@ from lsec.data.split import (
     make_split,
     split_by_ratio,
     split_by_time,
+    split_random,
     write_split,
 )
 from lsec.errors import LsecDataError
@@ -106,6 +107,22 @@ def test_ratio_split_global_and_per_relation(tiny_graph):
         assert np.bincount(per[rel], minlength=3)[0] == pytest.approx(0.6 * len(tiny_graph.edges[rel]), abs=3)
     with pytest.raises(LsecDataError, match="ratios"):
         split_by_ratio(tiny_graph, (0.5, 0.5, 0.5))
+
+
+def test_random_split_and_timestamp_free_data():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    buy = EdgeTable(rng.integers(0, 500, n), rng.integers(0, 800, n), np.zeros(n))  # no timestamps
+    graph = HeteroGraph({"user": 500, "item": 800}, {("user", "buy", "item"): buy})
+    with pytest.raises(LsecDataError, match="same timestamp.*random split"):
+        split_by_ratio(graph, (0.8, 0.1, 0.1))
+    folds = split_random(graph, (0.8, 0.1, 0.1), seed=3)
+    np.testing.assert_allclose(np.bincount(folds["buy"]) / n, [0.8, 0.1, 0.1], atol=0.01)
+    np.testing.assert_array_equal(split_random(graph, (0.8, 0.1, 0.1), seed=3)["buy"], folds["buy"])
+    assert not np.array_equal(split_random(graph, (0.8, 0.1, 0.1), seed=4)["buy"], folds["buy"])
+    split = make_split(graph, folds, tasks=("buy",), num_candidates=100)
+    assert split.info["mode"] == "random"
+    assert len(split.candidates("buy", "test")) == 100 * split.candidates("buy", "test").users().size
 
 
 def test_train_graph_has_only_training_edges(tiny_graph):

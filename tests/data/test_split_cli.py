@@ -46,6 +46,13 @@ def test_ratio_split_command(dataset):
     assert info["edges"]["buy"]["train"] / total == pytest.approx(0.5, abs=0.03)
 
 
+def test_random_split_command(dataset):
+    result = runner.invoke(app, ["data", "split", str(dataset), "--ratio", "0.8,0.1,0.1", "--random", "--name", "rnd"])
+    assert result.exit_code == 0, result.output
+    assert "at random" in result.output
+    assert load_split(dataset, "rnd").info["mode"] == "random"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -55,6 +62,7 @@ def test_ratio_split_command(dataset):
         (["--train-days", "60"], "no test edges"),
         (["--tasks", "gift"], "task 'gift' needs a 'gift' relation"),
         (["--start", "yesterday"], "invalid start time"),
+        (["--random"], "only apply to --ratio"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(dataset, args, message):

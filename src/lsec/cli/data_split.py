@@ -14,7 +14,7 @@ import typer
 
 _HELP = """Split a dataset into train / valid / test folds and draw the fixed candidate lists.
 
-By default the split is by time, in consecutive windows of whole days starting at the dataset's time origin (the LSEC-GNN protocol: 30 days train, 10 valid, 10 test). --ratio 0.6,0.2,0.2 instead places the window boundaries at time quantiles so that about those fractions of the edges fall in each.
+By default the split is by time, in consecutive windows of whole days starting at the dataset's time origin (the LSEC-GNN protocol: 30 days train, 10 valid, 10 test). --ratio 0.6,0.2,0.2 instead places the window boundaries at time quantiles so that about those fractions of the edges fall in each; with --random, each edge's fold is drawn at random instead (for data without timestamps).
 
 For each task (buy, follow) and each of valid / test, every user with a positive in that fold gets a list of --candidates targets: its positives plus targets it never interacted with, sampled once with --seed and saved, so that every model is evaluated on the same lists. Users without training edges in the task's relation are flagged cold.
 
@@ -41,17 +41,20 @@ def split_command(
     per_relation: bool = typer.Option(
         False, "--per-relation", help="With --ratio: quantiles per relation instead of one set of dates."
     ),
+    random: bool = typer.Option(
+        False, "--random", help="With --ratio: draw each edge's fold at random (data without timestamps)."
+    ),
     name: str = typer.Option("default", "--name", help="Split name (folder under DIR/splits/)."),
     tasks: Optional[str] = typer.Option(
         None, "--tasks", help="Comma-separated tasks to draw candidate lists for (default: buy,follow when present)."
     ),
     candidates: int = typer.Option(500, "--candidates", min=2, help="Candidate list length per evaluated user."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the candidate sampling."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the candidate sampling (and of --random)."),
     progress: Optional[bool] = typer.Option(
         None, "--progress/--no-progress", help="Show progress (default: when stderr is a terminal)."
     ),
 ) -> None:
-    from lsec.data.split import split_by_ratio, split_by_time, write_split
+    from lsec.data.split import split_by_ratio, split_by_time, split_random, write_split
     from lsec.data.store import load
     from lsec.errors import LsecDataError, LsecError
 
@@ -71,10 +74,15 @@ def split_command(
                     "--ratio cannot be combined with --train-days / --valid-days / --test-days / --start",
                     expected="either day windows or ratios",
                 )
-            folds = split_by_ratio(graph, _parse_ratios(ratio), per_relation=per_relation)
+            if random and per_relation:
+                raise LsecDataError("--random and --per-relation cannot be combined")
+            if random:
+                folds = split_random(graph, _parse_ratios(ratio), seed=seed)
+            else:
+                folds = split_by_ratio(graph, _parse_ratios(ratio), per_relation=per_relation)
         else:
-            if per_relation:
-                raise LsecDataError("--per-relation only applies to --ratio splits")
+            if per_relation or random:
+                raise LsecDataError("--per-relation and --random only apply to --ratio splits")
             folds = split_by_time(
                 graph,
                 train_days=30 if train_days is None else train_days,
@@ -120,6 +128,8 @@ def _print_summary(info: dict[str, Any], root: Path | None, seconds: float) -> N
         typer.echo(
             f"  train {iso['start']} .. {iso['train_end']}   valid .. {iso['valid_end']}   test .. {iso['test_end']}"
         )
+    elif info["mode"] == "random":
+        typer.echo(f"  folds drawn at random with ratios {', '.join(str(r) for r in bounds.get('ratios', []))}")
     elif "relations" in bounds:
         for rel_name, window in bounds["relations"].items():
             iso = window["iso"]

@@ -1,7 +1,7 @@
 """Train / valid / test splits and the fixed candidate lists of each evaluated task (DESIGN sections 4-5).
 
 A split gives every edge of every relation a *fold*: ``0`` train, ``1`` valid, ``2`` test, ``-1``
-outside every window. Three ways to make one:
+outside every window. Four ways to make one:
 
 * :func:`split_by_time`: consecutive day windows ``[start, +train_days)``, ``[.., +valid_days)``,
   ``[.., +test_days)`` (the LSEC-GNN protocol: 30 / 10 / 10 days from the dataset's time origin).
@@ -9,6 +9,7 @@ outside every window. Three ways to make one:
   ``ratios`` of the edges fall in each; quantiles are taken over the pooled timestamps of all relations
   (one set of dates for the whole graph, so no relation sees the future of another) or, with
   ``per_relation=True``, separately per relation (exact fractions, but dates differ between relations).
+* :func:`split_random`: each edge drawn independently (seeded), for data without timestamps.
 * :func:`given_split`: ready fold arrays, e.g. from the train / test files of a LightGCN folder.
 
 :func:`write_split` persists a split and draws the candidate lists once (seeded), so every model and
@@ -133,19 +134,19 @@ def split_by_ratio(
     test otherwise. Edges sharing a boundary timestamp all go to the later fold, so fractions are approximate
     when many edges share a timestamp. The timestamps are pooled over all relations unless ``per_relation``.
     """
-    values = [float(r) for r in ratios]
-    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or values[2] <= 0 or abs(sum(values) - 1) > 1e-6:
-        raise LsecDataError(
-            "the 'ratios' parameter of split_by_ratio is invalid",
-            expected="three numbers train,valid,test >= 0 summing to 1 (train and test > 0)",
-            found=",".join(str(r) for r in ratios),
-        )
+    values = _check_ratios("split_by_ratio", ratios)
 
     def bounds_of(ts: np.ndarray) -> np.ndarray:
         if ts.size == 0:
             return np.zeros(4, dtype=np.int64)
         ordered = np.sort(ts)
         n = ordered.size
+        if ordered[0] == ordered[-1] and n > 1:
+            raise LsecDataError(
+                "every edge has the same timestamp, so time quantiles cannot separate the folds",
+                expected="timestamps (or a random split: split_random / lsec data split --random)",
+                found=f"ts = {int(ordered[0])} on all {n} edges",
+            )
         b1 = ordered[min(n - 1, round(values[0] * n))]
         b2 = ordered[min(n - 1, round((values[0] + values[1]) * n))]
         return np.array([ordered[0], b1, max(b1, b2), ordered[-1] + 1], dtype=np.int64)
@@ -164,6 +165,34 @@ def split_by_ratio(
         folds = {rel: _assign(table.ts, bounds) for rel, table in graph.items()}
         info.update(_window_info(bounds))
     return SplitFolds(folds, "ratio", info)
+
+
+def split_random(graph: HeteroGraph, ratios: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> SplitFolds:
+    """Each edge independently to train / valid / test with probabilities ``ratios`` (seeded per relation).
+
+    For data without timestamps. Unlike the time splits, future interactions can land in train.
+    """
+    values = _check_ratios("split_random", ratios)
+    cumulative = np.cumsum(values)[:2]
+    folds = {}
+    for rel, table in graph.items():
+        rng = np.random.default_rng([seed, zlib.crc32(rel[1].encode())])
+        folds[rel] = np.searchsorted(cumulative, rng.random(len(table)), side="right").astype(np.int8)
+    return SplitFolds(folds, "random", {"ratios": values, "seed": seed})
+
+
+def _check_ratios(owner: str, ratios: Sequence[float]) -> list[float]:
+    try:
+        values = [float(r) for r in ratios]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or values[2] <= 0 or abs(sum(values) - 1) > 1e-6:
+        raise LsecDataError(
+            f"the 'ratios' parameter of {owner} is invalid",
+            expected="three numbers train,valid,test >= 0 summing to 1 (train and test > 0)",
+            found=",".join(str(r) for r in ratios),
+        )
+    return values
 
 
 def given_split(graph: HeteroGraph, folds: Mapping[str | Relation, np.ndarray]) -> SplitFolds:
