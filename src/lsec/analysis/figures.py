@@ -89,16 +89,21 @@ def activity_figure(overview: DatasetOverview) -> str | None:
     plt = _pyplot()
     fig, axes = plt.subplots(len(timed), 1, figsize=(11, 2.3 * len(timed) + 0.6), sharex=True, squeeze=False)
     origin = datetime.fromtimestamp(overview.time_origin, tz=timezone.utc)
+    # a log whose times are "seconds since its start" (no calendar origin) gets a day-number axis
+    relative = overview.time_origin == 0 and max(int(r.day.max()) for r in timed) < 3650
     for i, (ax, rel) in enumerate(zip(axes[:, 0], timed, strict=True)):
-        dates = [origin + timedelta(days=int(d)) for d in rel.day]
+        dates: Any = rel.day if relative else [origin + timedelta(days=int(d)) for d in rel.day]
         colour = PALETTE[i % len(PALETTE)]
         ax.fill_between(dates, rel.edges_per_day, step="mid", alpha=0.25, color=colour)
         ax.step(dates, rel.edges_per_day, where="mid", color=colour, lw=1.3)
         ax.set_title(f"{rel.name}: {rel.edges:,} edges over {rel.day.size} days", loc="left")
         ax.set_ylabel("edges per day")
         ax.set_ylim(bottom=0)
-    axes[-1, 0].set_xlabel("date (UTC)")
-    fig.autofmt_xdate()
+    if relative:
+        axes[-1, 0].set_xlabel("day since the start of the log")
+    else:
+        axes[-1, 0].set_xlabel("date (UTC)")
+        fig.autofmt_xdate()
     fig.suptitle(f"Activity over time of {overview.name}", fontweight="bold")
     fig.tight_layout()
     return to_base64_png(fig)

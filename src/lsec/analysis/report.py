@@ -20,17 +20,17 @@ from lsec.data.graph import HeteroGraph
 
 METHODS = {
     "users_items": (
-        "Units: users who bought something and follow a selling streamer. For every followed streamer, a streamer the "
-        "user does not follow is drawn from the same stratum (follower count x number of items sold). Value: items "
-        "bought among the items those streamers sell, pooled over streamers."
+        "Units: users who bought something and follow someone. Value: items bought among the items their followed "
+        "streamers sell, pooled over those streamers. Baseline: the same user's streamers in a random rewiring of "
+        "the follow relation (every user keeps its follow count, every streamer its follower count)."
     ),
     "similar_users": (
-        "Units: anchor users; partner = another follower of one of their followed streamers; baseline partner = a "
-        "random user from the partner's stratum (purchase count x follow count). Value: Jaccard index of bought items."
+        "Units: anchor users; partner = another follower of one of their followed streamers. Value: Jaccard index of "
+        "bought items. Baseline: the partner drawn the same way in a random rewiring of the follow relation."
     ),
     "similar_items": (
-        "Units: anchor items; partner = another item of one of their sellers; baseline partner = a random item from "
-        "the partner's stratum (buyer count x seller count). Value: Jaccard index of buyer sets."
+        "Units: anchor items; partner = another item of one of their sellers. Value: Jaccard index of buyer sets. "
+        "Baseline: the partner drawn the same way in a random rewiring of the sell relation."
     ),
 }
 
