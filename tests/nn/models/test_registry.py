@@ -93,3 +93,14 @@ def test_errors_list_the_valid_choices() -> None:
         build_model("lsec-gcn", num_users=3, num_items=4, num_streamers=2, aggregator="gat")
     with pytest.raises(LsecConfigError, match="Model 'lsec-gcn': .*'tasks'"):
         build_model("lsec-gcn", num_users=3, num_items=4, num_streamers=2, tasks=["gift"])
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_gradients_reach_every_parameter(name: str) -> None:
+    model = _build(name)
+    enc = _encode(model)
+    users = torch.arange(COUNTS["user"])
+    loss = sum(model.score(task, enc, users, users % NUM_TARGETS[task]).sum() for task in model.tasks)
+    loss.backward()  # type: ignore[union-attr]
+    for parameter_name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
