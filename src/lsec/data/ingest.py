@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,7 +207,10 @@ def _read_nodes(source: NodeSource, options: ReadOptions) -> tuple[pl.Series, pl
 
 # ---------------------------------------------------------------------------------------------- edges
 def _read_edges(
-    source: EdgeSource, options: ReadOptions, known: dict[str, tuple[pl.Series, str]]
+    source: EdgeSource,
+    options: ReadOptions,
+    known: dict[str, tuple[pl.Series, str]],
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Kept rows (``src``, ``dst``, ``ts``, ``weight``?), rejected rows and the file's report."""
     src_type, name, dst_type = source.relation
@@ -260,7 +263,7 @@ def _read_edges(
         keep_cols.append(col("_weight").cast(pl.Float32).alias("weight"))
     normalised = (col("src") != col(src)).sum() + (col("dst") != col(dst)).sum()
 
-    kept_parts, rejected_parts, normalised_count = [], [], 0
+    kept_parts, rejected_parts, normalised_count, done = [], [], 0, 0
     for chunk in itertools.chain([first_chunk], chunks):
         dots = chunk.select(
             col(src).str.contains(".", literal=True).any(), col(dst).str.contains(".", literal=True).any()
@@ -280,7 +283,10 @@ def _read_edges(
         normalised_count += int(ok.select(normalised).item())
         kept_parts.append(ok.select(keep_cols))
         rejected_parts.append(_rejected_rows(frame.filter(col(REASON).is_not_null()), table))
+        done += chunk.height
         del frame, ok
+        if progress is not None:
+            progress(f"{source.label}: {done:,}/{table.height:,} rows")
     kept = pl.concat(kept_parts, how="vertical", rechunk=True)
     rejected = pl.concat(rejected_parts, how="vertical")
     report = _report(table, table.height, kept.height, 0, rejected, mapping)
@@ -361,7 +367,7 @@ def ingest(
     kept_by_relation: dict[Relation, list[tuple[int, pl.DataFrame]]] = {}
     for index, source in enumerate(edges):
         bar.set_postfix_str(source.label)
-        kept, bad, file_report = _read_edges(source, options, known)
+        kept, bad, file_report = _read_edges(source, options, known, bar.set_postfix_str)
         kept_by_relation.setdefault(source.relation, []).append((index, kept))
         report[source.label] = file_report
         if bad.height:
@@ -408,14 +414,21 @@ def _assemble(
     node_types = [t for t in NODE_TYPES if t in known or any(t in (r[0], r[2]) for r in tables)]
     node_types += sorted({t for r in tables for t in (r[0], r[2])} - set(node_types))
     categories: dict[str, pl.Series] = {}
+    codes: dict[tuple[Relation, str], np.ndarray] = {}
     for t in node_types:
+        ends = [(rel, end) for rel in tables for end, et in (("src", rel[0]), ("dst", rel[2])) if et == t]
         if t in known:
             categories[t] = known[t][0]
             continue
-        seen = [
-            frame[end] for rel, frame in tables.items() for end, et in (("src", rel[0]), ("dst", rel[2])) if et == t
-        ]
-        categories[t] = pl.concat(seen).unique(maintain_order=True) if seen else pl.Series([], dtype=pl.Utf8)
+        if not ends:
+            categories[t] = pl.Series([], dtype=pl.Utf8)
+            continue
+        categories[t], positions = first_seen_index(pl.concat([tables[rel][end] for rel, end in ends]))
+        offset = 0
+        for rel, end in ends:
+            n = tables[rel].height
+            codes[(rel, end)] = positions[offset : offset + n]
+            offset += n
 
     edges: dict[Relation, EdgeTable] = {}
     folds: dict[Relation, np.ndarray] = {}
@@ -423,8 +436,10 @@ def _assemble(
     ts_min: int | None = None
     for rel in list(tables):
         frame = tables.pop(rel).with_columns(
-            _index(pl.col("src"), categories[rel[0]]).alias("src"),
-            _index(pl.col("dst"), categories[rel[2]]).alias("dst"),
+            [
+                pl.Series(end, codes.pop((rel, end))) if (rel, end) in codes else _index(pl.col(end), categories[t])
+                for end, t in (("src", rel[0]), ("dst", rel[2]))
+            ]
         )
         key = ["src", "dst", "ts"] + (["weight"] if "weight" in frame.columns else [])
         first = frame.select(pl.struct(key).is_first_distinct()).to_series()
@@ -456,3 +471,17 @@ def _index(values: pl.Expr, categories: pl.Series) -> pl.Expr:
     if categories.len() == 0:
         return values.cast(pl.Int32)
     return values.cast(pl.Enum(categories)).to_physical().cast(pl.Int32)
+
+
+def first_seen_index(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """Distinct values in first-seen order and each value's position among them (int32).
+
+    One hashing pass over the strings (a categorical cast with fresh categories); its integer codes are then
+    renumbered by first occurrence, so the result does not depend on how the cast numbered them.
+    """
+    cast = values.cast(pl.Categorical(pl.Categories.random())).to_physical()
+    firsts = pl.DataFrame({"code": cast}).with_row_index("row").group_by("code").agg(pl.col("row").min()).sort("row")
+    order_codes = firsts["code"].to_numpy()
+    rank = np.full(int(order_codes.max()) + 1 if len(order_codes) else 0, -1, dtype=np.int32)
+    rank[order_codes] = np.arange(len(order_codes), dtype=np.int32)
+    return values.gather(firsts["row"]), rank[cast.to_numpy()]

@@ -157,3 +157,30 @@ def test_column_spec_parsing():
     for bad in ("buy", "buy:", "buy:src", "buy:foo=x", "dance:src=a"):
         with pytest.raises(LsecDataError, match="--columns"):
             parse_column_spec(bad)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 5000])
+def test_first_seen_index_matches_a_naive_loop(size):
+    from lsec.data.ingest import first_seen_index
+
+    rng = np.random.default_rng(size)
+    values = [f"n{v}" for v in rng.integers(0, max(size // 3, 1), size)]
+    categories, index = first_seen_index(pl.Series(values, dtype=pl.Utf8))
+    seen: dict[str, int] = {}
+    for value in values:
+        seen.setdefault(value, len(seen))
+    assert categories.to_list() == list(seen)
+    assert index.dtype == np.int32
+    assert index.tolist() == [seen[v] for v in values]
+
+
+def test_same_file_name_for_two_relations(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "edges.csv").write_text("user,item\nu1,i1\n,i2\n")
+    (tmp_path / "b" / "edges.csv").write_text("user,streamer\nu1,s1\n")
+    result = import_csv(
+        {"buy": tmp_path / "a" / "edges.csv", "follow": tmp_path / "b" / "edges.csv"}, out=tmp_path / "ds"
+    )
+    assert set(result.report) == {"buy__edges.csv", "follow__edges.csv"}
+    assert (tmp_path / "ds" / "rejected" / "buy__edges.csv.parquet").is_file()

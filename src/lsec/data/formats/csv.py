@@ -104,9 +104,12 @@ def import_csv(
     """Import one file per relation (``{"buy": path, ...}``) and, if ``out`` is given, save the dataset."""
     node_columns = {"user": user_col, "item": item_col, "streamer": streamer_col}
     sources = []
+    names = [Path(p).name for p in edge_files.values()]
     for rel_name, path in edge_files.items():
         mapping = column_map_for(rel_name, (columns or {}).get(rel_name), node_columns, ts_col, weight_col)
-        sources.append(EdgeSource(relation(rel_name), Path(path), mapping))
+        # Reports and rejected files are keyed by file name; two files of the same name get the relation prefix.
+        label = Path(path).name if names.count(Path(path).name) == 1 else f"{rel_name}__{Path(path).name}"
+        sources.append(EdgeSource(relation(rel_name), Path(path), mapping, label=label))
     unknown = set(columns or {}) - set(edge_files)
     if unknown:
         raise LsecDataError(
