@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import ndcg_score, roc_auc_score
 
-from lsec.metrics.ranking import CandidateMetrics, candidate_metrics, evaluate_candidates, ndcg_at_k, recall_at_k
+from lsec.metrics.ranking import CandidateMetrics, candidate_metrics, candidate_metrics_detail, ndcg_at_k, recall_at_k
 
 
 def naive_user_metrics(labels: list[int], scores: list[float], ks, first_ks) -> dict[str, float]:
@@ -49,7 +49,7 @@ def random_lists(seed: int, num_users: int = 40, ties: bool = True):
 def test_matches_naive_loop(seed, ties):
     user, label, score = random_lists(seed, ties=ties)
     ks, first_ks = (1, 3, 10), (1, 5)
-    result = evaluate_candidates(user, label, score, ks=ks, first_ks=first_ks)
+    result = candidate_metrics_detail(user, label, score, ks=ks, first_ks=first_ks)
     per_user_naive = {}
     for u in np.unique(user):
         m = user == u
@@ -81,7 +81,7 @@ def test_mixed_list_lengths_use_several_blocks():
     label = (rng.random(user.size) < 0.3).astype(np.int8)
     label[np.cumsum(sizes) - 1] = 1
     score = np.round(rng.random(user.size), 2)
-    result = evaluate_candidates(user, label, score, ks=(10, 50), first_ks=(10,))
+    result = candidate_metrics_detail(user, label, score, ks=(10, 50), first_ks=(10,))
     for i in range(sizes.size):
         m = user == i
         naive = naive_user_metrics(label[m].tolist(), score[m].tolist(), (10, 50), (10,))
@@ -145,7 +145,7 @@ def test_perfect_and_reversed_scorers():
 def test_skipped_users_are_counted():
     user = np.array([0, 0, 1, 1, 2, 2])
     label = np.array([1, 0, 0, 0, 1, 1])
-    result = evaluate_candidates(user, label, np.array([0.9, 0.1, 0.5, 0.4, 0.3, 0.2]))
+    result = candidate_metrics_detail(user, label, np.array([0.9, 0.1, 0.5, 0.4, 0.3, 0.2]))
     assert result.num_skipped == 1  # user 1: no positive
     assert result.num_skipped_auc == 2  # user 1 and user 2 (no negative)
     assert result.metrics["auc"] == 1.0
@@ -192,8 +192,10 @@ def test_topk_building_blocks():
 def test_grouped_rows_and_float32_scores_take_the_fast_path_with_same_results(seed):
     user, label, score = random_lists(seed, ties=True)
     order = np.argsort(user, kind="stable")
-    grouped = evaluate_candidates(user[order], label[order], score[order].astype(np.float32), ks=(3,), first_ks=(2,))
-    shuffled = evaluate_candidates(user, label, score, ks=(3,), first_ks=(2,))
+    grouped = candidate_metrics_detail(
+        user[order], label[order], score[order].astype(np.float32), ks=(3,), first_ks=(2,)
+    )
+    shuffled = candidate_metrics_detail(user, label, score, ks=(3,), first_ks=(2,))
     assert grouped.metrics == pytest.approx(shuffled.metrics, abs=1e-12)
     np.testing.assert_array_equal(grouped.per_user["user"], shuffled.per_user["user"])
 
@@ -204,7 +206,7 @@ def test_infinite_scores_and_padding(seed):
     user, label, score = random_lists(seed, ties=True)
     score[score == 0] = -np.inf
     score[score == 5] = np.inf
-    result = evaluate_candidates(user, label, score, ks=(3,), first_ks=(2,))
+    result = candidate_metrics_detail(user, label, score, ks=(3,), first_ks=(2,))
     for i, u in enumerate(result.per_user["user"]):
         m = user == u
         for name, value in naive_user_metrics(label[m].tolist(), score[m].tolist(), (3,), (2,)).items():

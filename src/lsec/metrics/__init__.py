@@ -9,7 +9,7 @@ from lsec.metrics.ranking import (
     CandidateMetrics,
     CandidateResult,
     candidate_metrics,
-    evaluate_candidates,
+    candidate_metrics_detail,
     ndcg_at_k,
     recall_at_k,
 )
@@ -23,7 +23,7 @@ __all__ = [
     "auc",
     "candidate_metrics",
     "confusion_matrix",
-    "evaluate_candidates",
+    "candidate_metrics_detail",
     "f1_per_class",
     "gauc",
     "grouped_auc",

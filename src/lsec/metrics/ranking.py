@@ -39,7 +39,7 @@ __all__ = [
     "CandidateMetrics",
     "CandidateResult",
     "candidate_metrics",
-    "evaluate_candidates",
+    "candidate_metrics_detail",
     "ndcg_at_k",
     "recall_at_k",
 ]
@@ -47,7 +47,7 @@ __all__ = [
 
 @dataclass
 class CandidateResult:
-    """Everything :func:`evaluate_candidates` computes.
+    """Everything :func:`candidate_metrics_detail` computes.
 
     Attributes:
         metrics: mean over users of each metric (``nan`` when no user qualifies).
@@ -74,7 +74,7 @@ def _check_ks(name: str, ks: Sequence[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def evaluate_candidates(
+def candidate_metrics_detail(
     user: np.ndarray,
     label: np.ndarray,
     score: np.ndarray,
@@ -285,9 +285,9 @@ def candidate_metrics(
     ``mrr_first@k`` (each k in ``first_ks``), as defined in the module docstring.
 
     With ``per_user=True`` returns the per-user arrays instead (plus ``user``, ``num_positives``,
-    ``num_negatives``). Skip counts: :func:`evaluate_candidates`.
+    ``num_negatives``). Skip counts: :func:`candidate_metrics_detail`.
     """
-    result = evaluate_candidates(user, label, score, ks, first_ks)
+    result = candidate_metrics_detail(user, label, score, ks, first_ks)
     return result.per_user if per_user else result.metrics
 
 
@@ -312,7 +312,7 @@ class CandidateMetrics:
         if not self._parts:
             raise ValueError("CandidateMetrics.compute() called before any update().")
         user, label, score = (np.concatenate(part) for part in zip(*self._parts, strict=True))
-        return evaluate_candidates(user, label, score, self.ks, self.first_ks)
+        return candidate_metrics_detail(user, label, score, self.ks, self.first_ks)
 
     def compute(self) -> dict[str, float]:
         return self.compute_result().metrics
