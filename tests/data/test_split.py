@@ -288,3 +288,24 @@ def test_named_errors(tmp_path, tiny_graph):
     save(random_tripartite(num_edges=150), tmp_path / "ds")
     with pytest.raises(LsecDataError, match="stale"):
         load_split(tmp_path / "ds")
+
+
+@pytest.mark.parametrize("num_users, num_targets", [(100, 50), (2**25, 2**20)])  # packed sort / lexsort fallback
+def test_shuffle_within_users_is_a_grouped_permutation(num_users, num_targets):
+    from lsec.data.split.candidates import _Packing
+
+    pack = _Packing(num_users, num_targets)
+    rng = np.random.default_rng(0)
+    users = np.sort(rng.choice(num_users, 10, replace=False)[rng.integers(0, 10, 300)])  # ~30 keys per user
+    keys = np.unique(pack.key(users, rng.integers(0, num_targets, 300)))
+    out = pack.shuffle_within_users(keys, rng)
+    assert np.array_equal(np.sort(out), keys)
+    assert (np.diff(pack.user(out)) >= 0).all()  # still grouped by ascending user
+    assert not np.array_equal(out, keys)  # and actually reordered within users
+
+
+def test_too_many_nodes_to_pack_is_a_named_error():
+    from lsec.data.split.candidates import _Packing
+
+    with pytest.raises(LsecDataError, match="too many nodes"):
+        _Packing(2**40, 2**30)
