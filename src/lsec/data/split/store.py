@@ -160,7 +160,7 @@ def make_split(
         )
     mode, boundaries = (folds.mode, folds.boundaries) if isinstance(folds, SplitFolds) else ("given", {})
     fold_arrays = normalise_folds(graph, folds)
-    task_names = _check_tasks(graph, fold_arrays, tasks, mode)
+    task_names = _check_tasks(graph, fold_arrays, tasks, mode, boundaries)
 
     candidates: dict[tuple[str, str], Candidates] = {}
     summary: dict[str, dict[str, dict[str, int]]] = {}
@@ -199,7 +199,13 @@ def make_split(
     return Split(graph, fold_arrays, meta, candidates)
 
 
-def _check_tasks(graph: HeteroGraph, folds: dict[Relation, np.ndarray], tasks: Sequence[str], mode: str) -> list[str]:
+def _check_tasks(
+    graph: HeteroGraph,
+    folds: dict[Relation, np.ndarray],
+    tasks: Sequence[str],
+    mode: str,
+    boundaries: Mapping[str, Any],
+) -> list[str]:
     names = []
     for task in tasks:
         try:
@@ -214,8 +220,15 @@ def _check_tasks(graph: HeteroGraph, folds: dict[Relation, np.ndarray], tasks: S
             if not (fold == fold_id).any():
                 ts = graph.edges[rel].ts
                 span = f"{iso_utc(int(ts.min()))} .. {iso_utc(int(ts.max()))}" if ts.size else "no edges at all"
+                iso = boundaries.get("iso")
+                windows = (
+                    f" (windows: train {iso['start']} .. {iso['train_end']}, valid .. {iso['valid_end']},"
+                    f" test .. {iso['test_end']}; set the start or the window lengths)"
+                    if iso
+                    else ""
+                )
                 raise LsecDataError(
-                    f"task {rel[1]!r} has no {FOLD_NAMES[fold_id]} edges in this {mode} split",
+                    f"task {rel[1]!r} has no {FOLD_NAMES[fold_id]} edges in this {mode} split{windows}",
                     file=graph.name,
                     expected="windows that overlap the data",
                     found=f"{rel[1]} edges spanning {span}",
