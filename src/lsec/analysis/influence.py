@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from lsec.analysis.sparse import BinaryCSR, intersection_sizes, jaccard, rewire
+from lsec.analysis.sparse import BinaryCSR, jaccard, rewire
 from lsec.analysis.stats import PairedComparison, paired_comparison
 from lsec.data.graph import HeteroGraph
 
@@ -118,11 +118,21 @@ def users_with_items(
     population = np.flatnonzero((follow.degree > 0) & (random_follow.degree > 0) & (buy.degree > 0))
     users = _sample_without_replacement(population, samples, rng)
 
+    # hits[k, s] = |B(users[k]) ∩ S(s)| for every streamer at once: one sparse product (sampled users x streamers)
+    hits = (buy.to_scipy()[users] @ sell.to_scipy().T).tocsr()
+    hits.sum_duplicates()
+    hits.sort_indices()
+    hit_rows = np.repeat(np.arange(users.size, dtype=np.int64), np.diff(hits.indptr))
+    hit_keys = hit_rows * sell.num_rows + hits.indices  # sorted (row-major, sorted columns)
+
     def rate(graph: BinaryCSR) -> np.ndarray:
         owner, streamer = graph.expand(users)
-        hits = np.bincount(owner, weights=intersection_sizes(buy, sell, users[owner], streamer), minlength=users.size)
+        query = owner * sell.num_rows + streamer
+        pos = np.minimum(np.searchsorted(hit_keys, query), max(hit_keys.size - 1, 0))
+        pair_hits = np.where(hit_keys[pos] == query, hits.data[pos], 0.0) if hit_keys.size else np.zeros(query.size)
+        total_hits = np.bincount(owner, weights=pair_hits, minlength=users.size)
         offered = np.bincount(owner, weights=sell.degree[streamer], minlength=users.size)
-        return np.where(offered > 0, hits / np.maximum(offered, 1), np.nan)
+        return np.where(offered > 0, total_hits / np.maximum(offered, 1), np.nan)
 
     treated, control = rate(follow), rate(random_follow)
     ok = ~(np.isnan(treated) | np.isnan(control))
