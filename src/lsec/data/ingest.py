@@ -474,14 +474,8 @@ def _index(values: pl.Expr, categories: pl.Series) -> pl.Expr:
 
 
 def first_seen_index(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """Distinct values in first-seen order and each value's position among them (int32).
-
-    One hashing pass over the strings (a categorical cast with fresh categories); its integer codes are then
-    renumbered by first occurrence, so the result does not depend on how the cast numbered them.
-    """
-    cast = values.cast(pl.Categorical(pl.Categories.random())).to_physical()
-    firsts = pl.DataFrame({"code": cast}).with_row_index("row").group_by("code").agg(pl.col("row").min()).sort("row")
-    order_codes = firsts["code"].to_numpy()
-    rank = np.full(int(order_codes.max()) + 1 if len(order_codes) else 0, -1, dtype=np.int32)
-    rank[order_codes] = np.arange(len(order_codes), dtype=np.int32)
-    return values.gather(firsts["row"]), rank[cast.to_numpy()]
+    """Distinct values in first-seen order and each value's position among them (int32)."""
+    categories = values.unique(maintain_order=True)
+    if categories.len() == 0:
+        return categories, np.zeros(0, dtype=np.int32)
+    return categories, values.cast(pl.Enum(categories)).to_physical().cast(pl.Int32).to_numpy()
