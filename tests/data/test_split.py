@@ -137,7 +137,9 @@ def test_train_graph_has_only_training_edges(tiny_graph):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("task", ["buy", "follow"])
-def test_candidate_lists_follow_the_protocol(seed, task):
+@pytest.mark.parametrize("block_rows", [4_000_000, 1_200])  # one block / many user blocks
+def test_candidate_lists_follow_the_protocol(seed, task, block_rows, monkeypatch):
+    monkeypatch.setattr("lsec.data.split.candidates._BLOCK_ROWS", block_rows)
     graph = graph_for_candidates(seed)
     folds = split_by_time(graph)
     num_candidates = 500 if task == "buy" else 50  # follow: enumeration path

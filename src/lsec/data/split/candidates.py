@@ -92,12 +92,22 @@ def build_candidates(
     short = int((needed < num_candidates - counts).sum())
     dense = needed * 2 > available
     sparse = ~dense & (needed > 0)
-    negatives = [
-        _enumerate_negatives(users[dense], needed[dense], seen, pack, rng),
-        _rejection_negatives(users[sparse], needed[sparse], seen, pack, rng),
-    ]
-    # One sort orders the rows by (user, target) and carries the label in the lowest bit.
-    rows = np.sort(np.concatenate([(pos << 1) | 1, *(n << 1 for n in negatives)]))
+    # Users are processed in blocks of about _BLOCK_ROWS output rows (bounded memory on large graphs); blocks
+    # come in ascending user order, so sorting each block sorts the whole table.
+    blocks = []
+    for lo, hi in _user_blocks(counts + needed, _BLOCK_ROWS):
+        first_key, end_key = pack.key(users[lo], 0), pack.key(users[hi - 1] + 1, 0)
+        seen_block = seen[np.searchsorted(seen, first_key) : np.searchsorted(seen, end_key)]
+        pos_block = pos[np.searchsorted(pos, first_key) : np.searchsorted(pos, end_key)]
+        d, p = slice(lo, hi), dense[lo:hi]
+        r = sparse[lo:hi]
+        negatives = [
+            _enumerate_negatives(users[d][p], needed[d][p], seen_block, pack, rng),
+            _rejection_negatives(users[d][r], needed[d][r], seen_block, pack, rng),
+        ]
+        # One sort orders the rows by (user, target) and carries the label in the lowest bit.
+        blocks.append(np.sort(np.concatenate([(pos_block << 1) | 1, *(n << 1 for n in negatives)])))
+    rows = np.concatenate(blocks) if blocks else np.zeros(0, np.int64)
     keys = rows >> 1
     user = pack.user(keys).astype(np.int32)
     trained = np.zeros(num_users, dtype=bool)
@@ -118,6 +128,21 @@ def build_candidates(
             "short_lists": short,
         },
     )
+
+
+_BLOCK_ROWS = 4_000_000
+
+
+def _user_blocks(rows_per_user: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Consecutive ``[lo, hi)`` ranges of users holding at most ``limit`` rows each (at least one user)."""
+    ends = np.cumsum(rows_per_user)
+    blocks, lo = [], 0
+    while lo < rows_per_user.size:
+        start = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, start + limit, side="right")), lo + 1)
+        blocks.append((lo, hi))
+        lo = hi
+    return blocks
 
 
 class _Packing:
