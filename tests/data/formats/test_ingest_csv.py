@@ -184,3 +184,13 @@ def test_same_file_name_for_two_relations(tmp_path):
     )
     assert set(result.report) == {"buy__edges.csv", "follow__edges.csv"}
     assert (tmp_path / "ds" / "rejected" / "buy__edges.csv.parquet").is_file()
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_byte_order_mark_and_windows_line_ends(tmp_path, header):
+    text = ("user,item,ts\r\n" if header else "") + "u1,i1,1606780800\r\nu2,i2,1606780801\r\n"
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = import_csv({"buy": tmp_path / "b.csv"}, header=header)
+    assert list(result.graph.ids("user")) == ["u1", "u2"]
+    assert result.graph["buy"].ts.tolist() == [1_606_780_800, 1_606_780_801]
+    assert result.report["b.csv"]["rejected"] == 0

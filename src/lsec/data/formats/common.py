@@ -155,7 +155,10 @@ def read_table(
     del lines, blank
     if non_blank.height == 0:
         raise LsecDataError("empty file", file=path, expected="a header line and data rows", found="only blank lines")
-    first = str(non_blank["text"][0]).lstrip("\ufeff")
+    first = str(non_blank["text"][0])
+    if first.startswith("\ufeff"):  # UTF-8 byte-order mark: not part of the first field
+        first = first.lstrip("\ufeff")
+        non_blank = non_blank.with_columns(pl.col("text").str.strip_prefix("\ufeff"))
     if "\ufffd" in first:
         raise LsecDataError(
             "unreadable encoding", file=path, expected="UTF-8 text in the first line", found="bytes that are not UTF-8"
