@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ def render_runs_report(runs: list[RunRecord]) -> str:
     )
 
 
-def write_runs_report(run_dirs: list[str | os.PathLike[str]], out_html: str | os.PathLike[str]) -> Path:
+def write_runs_report(run_dirs: Sequence[str | os.PathLike[str]], out_html: str | os.PathLike[str]) -> Path:
     """Learning curves and metric tables of one or several run folders side by side; returns the HTML path."""
     runs = read_runs(list(run_dirs))
     out = Path(out_html)

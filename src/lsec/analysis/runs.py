@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def read_run(run_dir: str | os.PathLike[str], label: str | None = None) -> RunRe
     return RunRecord(root.resolve(), label or root.name, info, loss, metrics, results, warnings)
 
 
-def read_runs(run_dirs: list[str | os.PathLike[str]]) -> list[RunRecord]:
+def read_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> list[RunRecord]:
     """Read several runs; labels are folder names, made unique with the parent folder when needed."""
     if not run_dirs:
         raise LsecDataError("no run folder given", expected="at least one run folder")
