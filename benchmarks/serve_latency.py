@@ -109,11 +109,12 @@ def in_process(artifact: Path, calls: int, seed: int) -> dict[str, object]:
     users = rec.artifact.ids["user"][rng.integers(0, rec.num_nodes("user"), calls)].tolist()
     rec.recommend([users[0]], k=50)  # warm-up (page in the table)
 
-    one_user = []
+    one_user, one_user_cpu = [], []
     for user in users:
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         rec.recommend([user], k=50, exclude_seen=True)
         one_user.append(time.perf_counter() - t0)
+        one_user_cpu.append(time.thread_time() - c0)
     kernel = []
     for i in range(calls):
         q = tables.query_part[i : i + 1]
@@ -133,6 +134,7 @@ def in_process(artifact: Path, calls: int, seed: int) -> dict[str, object]:
         fold.append(time.perf_counter() - t0)
     return {
         "recommend_one_user_k50": percentiles(one_user),
+        "recommend_one_user_k50_cpu": percentiles(one_user_cpu),
         "numpy_kernel_only": percentiles(kernel),
         "torch_same_pass": percentiles(torch_times),
         "fold_in_k50": percentiles(fold),
@@ -149,6 +151,8 @@ def torch_pass(tables, calls: int) -> list[float]:
     w = torch.from_numpy(tables.rest.weights[0][0])
     b = float(tables.rest.biases[0][0])
     times = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one request = one core, as in the numpy path (threads only fight here)
     with torch.inference_mode():
         for i in range(calls):
             q = torch.from_numpy(tables.query_part[i])
@@ -156,7 +160,25 @@ def torch_pass(tables, calls: int) -> list[float]:
             scores = torch.relu(target + q) @ w + b
             torch.topk(scores, 50)
             times.append(time.perf_counter() - t0)
+    torch.set_num_threads(threads)
     return times
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its descendants (Linux /proc), in seconds."""
+    total = 0.0
+    stack = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while stack:
+        current = stack.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def free_port() -> int:
@@ -196,7 +218,9 @@ def http_load(
         with httpx.Client(base_url=base) as warm:
             for u in user_ids[:20]:
                 warm.get(f"/v1/users/{u}/items", params={"k": 50})
+        cpu_before = process_tree_cpu_seconds(server.pid)
         wall = asyncio.run(drive(base, user_ids, clients, limit_s, latencies, errors))
+        server_cpu = process_tree_cpu_seconds(server.pid) - cpu_before
         alive = httpx.get(f"{base}/healthz").status_code == 200
     finally:
         server.terminate()
@@ -213,6 +237,9 @@ def http_load(
         "errors": errors,
         "wall_s": wall,
         "throughput_rps": done / wall,
+        "server_cpu_s": server_cpu,
+        "server_cpu_ms_per_request": server_cpu / max(done, 1) * 1e3,
+        "capacity_rps_if_2_free_cores": 2 / (server_cpu / max(done, 1)) if done and server_cpu else None,
         "latency": percentiles(latencies) if latencies else {},
         "alive_after": alive,
     }
@@ -299,6 +326,8 @@ def main() -> None:
         "floor_ms": med(["floor_ms"]),
         "recommend_p50_ms": med(["recommend_one_user_k50", "p50_ms"]),
         "recommend_p99_ms": med(["recommend_one_user_k50", "p99_ms"]),
+        "recommend_cpu_p50_ms": med(["recommend_one_user_k50_cpu", "p50_ms"]),
+        "recommend_cpu_p99_ms": med(["recommend_one_user_k50_cpu", "p99_ms"]),
         "kernel_p50_ms": med(["numpy_kernel_only", "p50_ms"]),
         "torch_p50_ms": med(["torch_same_pass", "p50_ms"]),
         "fold_in_p50_ms": med(["fold_in_k50", "p50_ms"]),

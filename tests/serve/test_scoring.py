@@ -21,13 +21,13 @@ def _rest(head: PairMLPScorer) -> MLPRest:
 def test_mlp_scores_match_torch_score_all(hidden, num_queries, block_rows):
     torch.manual_seed(0)
     head = PairMLPScorer(query_dim=6, target_dim=10, hidden_dims=hidden).eval()
-    query, target = torch.randn(num_queries, 6), torch.randn(53, 10)
-    expected = head.score_all(query, target).numpy()  # (B, 53)
+    query, target = torch.randn(num_queries, 6), torch.randn(301, 10)  # several blocks of >= 64 rows
+    expected = head.score_all(query, target).numpy()  # (B, 301)
     with torch.no_grad():
         q_part = head.query_part(query).numpy()
         t_part = np.ascontiguousarray(head.target_part(target).numpy())
     got = mlp_scores(q_part, t_part, _rest(head), block_rows=block_rows)
-    assert got.shape == (num_queries, 53) and got.dtype == np.float32
+    assert got.shape == (num_queries, 301) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 

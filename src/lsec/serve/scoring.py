@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BLOCK_ROWS = 2048
-"""Rows of the target table per block: (2048, 128) float32 = 1 MiB of scratch, well inside L2."""
+BLOCK_ROWS = 1024
+"""Rows of the target table per block: (1024, 128) float32 = 512 KiB of scratch, well inside L2."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def mlp_scores(
     # The "+ p" of relu(T + p) = max(T, -p) + p folded into the next layer's bias, once per query.
     shifted_bias = query_part @ first_w.T + first_b  # (B, out1)
     single_output = len(rest.weights) == 1
-    rows = max(16, block_rows // max(num_queries, 1))
+    rows = max(64, block_rows // max(num_queries, 1))
     scratch = np.empty((num_queries, min(rows, num_targets), hidden), dtype=np.float32)
     for start in range(0, num_targets, rows):
         block = target_part[start : start + rows]  # (b, h)
