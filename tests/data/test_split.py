@@ -311,3 +311,13 @@ def test_too_many_nodes_to_pack_is_a_named_error():
 
     with pytest.raises(LsecDataError, match="too many nodes"):
         _Packing(2**40, 2**30)
+
+
+def test_failed_write_keeps_the_previous_split(tmp_path, tiny_graph):
+    save(tiny_graph, tmp_path / "ds")
+    first = write_split(tmp_path / "ds", split_by_time(tiny_graph), num_candidates=10)
+    before = first.candidates("buy", "test").target.copy()
+    with pytest.raises(LsecDataError, match="unknown task"):
+        write_split(tmp_path / "ds", split_by_time(tiny_graph), tasks=("buy", "watch"), num_candidates=10, seed=9)
+    assert sorted(p.name for p in (tmp_path / "ds" / "splits").iterdir()) == ["default"]
+    np.testing.assert_array_equal(load_split(tmp_path / "ds").candidates("buy", "test").target, before)

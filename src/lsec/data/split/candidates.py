@@ -160,7 +160,7 @@ class _Packing:
                 found=f"{num_users} x {num_targets}",
             )
 
-    def key(self, user: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def key(self, user: np.ndarray | int, target: np.ndarray | int) -> np.ndarray:
         return (np.asarray(user, dtype=np.int64) << self.target_bits) | np.asarray(target, dtype=np.int64)
 
     def user(self, key: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,21 @@ def make_split(
     show_progress: bool = False,
 ) -> Split:
     """Build a split in memory (candidate lists included), as :func:`write_split` would persist it."""
+    return _build_split(graph, folds, name, tasks, num_candidates, seed, info, show_progress, sink=None)
+
+
+def _build_split(
+    graph: HeteroGraph,
+    folds: Mapping[Any, np.ndarray],
+    name: str,
+    tasks: Sequence[str],
+    num_candidates: int,
+    seed: int,
+    info: Mapping[str, Any] | None,
+    show_progress: bool,
+    sink: Callable[[str, str, Candidates], None] | None,
+) -> Split:
+    """Validate, draw every candidate list; each list goes to ``sink`` (then dropped) or into the split."""
     if not _NAME_PATTERN.match(name):
         raise LsecDataError("invalid split name", expected="letters, digits, '.', '_' or '-'", found=name)
     if isinstance(num_candidates, bool) or not isinstance(num_candidates, int | np.integer) or num_candidates < 2:
@@ -171,8 +186,11 @@ def make_split(
             summary.setdefault(task, {})[fold] = {"evaluated_users": 0, "cold_users": 0, "positives": 0, "rows": 0}
             continue
         cand = build_candidates(graph, fold_arrays, task, fold_id, int(num_candidates), seed)
-        candidates[(task, fold)] = cand
         summary.setdefault(task, {})[fold] = cand.stats
+        if sink is None:
+            candidates[(task, fold)] = cand
+        else:
+            sink(task, fold, cand)  # written and released one at a time: bounded memory
 
     counts = {
         rel[1]: {
@@ -254,21 +272,18 @@ def write_split(
 
     ``folds`` is a :class:`SplitFolds` or a plain mapping ``relation -> fold array`` (a "given" split).
     ``graph`` skips re-reading the dataset when the caller has it in memory (it must be what is on disk).
-    An existing split of the same name is replaced. Returns the split, loadable again by :func:`load_split`.
+    An existing split of the same name is replaced (only once the new one is complete). Each candidate list is
+    written as soon as it is drawn, so at most one is in memory. Returns the split (lists read back lazily).
     """
     root = Path(dataset_dir)
     graph = load_dataset(root) if graph is None else graph
-    split = make_split(graph, folds, name, tasks, num_candidates, seed, info, show_progress)
     target = root / "splits" / name
     staging = root / "splits" / f".{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "folds").mkdir(parents=True)
     (staging / "candidates").mkdir()
-    for rel, arr in split.folds.items():
-        pl.DataFrame({"fold": pl.Series("fold", arr, dtype=pl.Int8)}).write_parquet(
-            staging / "folds" / f"{edge_file_stem(rel)}.parquet", statistics=False
-        )
-    for (task, fold), cand in split._candidates.items():
+
+    def write_candidates(task: str, fold: str, cand: Candidates) -> None:
         pl.DataFrame(
             {
                 "user": pl.Series("user", cand.user, dtype=pl.Int32),
@@ -277,10 +292,20 @@ def write_split(
                 "cold": pl.Series("cold", cand.cold, dtype=pl.Boolean),
             }
         ).write_parquet(staging / "candidates" / f"{task}__{fold}.parquet", statistics=False)
+
+    try:
+        split = _build_split(graph, folds, name, tasks, num_candidates, seed, info, show_progress, write_candidates)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for rel, arr in split.folds.items():
+        pl.DataFrame({"fold": pl.Series("fold", arr, dtype=pl.Int8)}).write_parquet(
+            staging / "folds" / f"{edge_file_stem(rel)}.parquet", statistics=False
+        )
     (staging / SPLIT_FILE).write_text(json.dumps(split.info, indent=2, default=_json_default) + "\n")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    split.root = target
+    split.root = target  # candidate lists are read back from disk on first use
     return split
 
 
