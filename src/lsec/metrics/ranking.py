@@ -22,9 +22,12 @@ every positive after every negative. Per user:
 Reported values are means over users. Users without any positive are skipped for every metric; users
 without any negative are skipped for ``auc`` only; both are counted (:class:`CandidateResult`).
 
-The implementation groups rows by user (stable argsort: rows need not be sorted), lays the users out in
-padded ``(users, width)`` blocks of similar list length and sorts each row once (``np.argsort`` along
-axis 1); ranks under pessimistic ties come from tie-group arithmetic, not from a second sort.
+Implementation (vectorised, no per-user loop): rows are grouped by user (a stable argsort, skipped when
+they already are, as in a split's candidate files), lists of similar length are laid out in padded
+``(users, width)`` blocks whose rows are sorted once (``np.sort`` along axis 1), and each positive finds
+the number of scores above it and tied with it by a binary search run on all positives at once. The
+pessimistic rank and the AUC pair counts follow from those counts, so no second sort is needed.
+float32 scores are used as they are (no float64 copy).
 """
 
 from __future__ import annotations
