@@ -23,7 +23,10 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_TS_HELP = "Timestamp format: auto, s (unix seconds), ms (unix milliseconds), iso (ISO-8601) or a strftime pattern."
+_TS_HELP = (
+    "Timestamp format: s (unix seconds), ms (unix milliseconds), iso (ISO-8601; no offset = UTC), a strftime pattern "
+    "such as '%d/%m/%Y %H:%M', or auto (numbers: seconds, or milliseconds when their median is above 1e11; else iso)."
+)
 _PROGRESS_HELP = "Show a progress bar (default: when stderr is a terminal)."
 
 
@@ -127,6 +130,8 @@ def csv_command(
     """Import one CSV / TSV / Parquet file per relation.
 
     Ids are kept as strings (whitespace trimmed, "12.0" read as "12"). Every input row is kept, merged as an exact duplicate, or written to OUT/rejected/<file>.parquet with its line number and a reason; the counts per file go to meta.json ("ingestion").
+
+    Rejected rows: empty or null-marker ids (null, NaN, NA, ...), ids missing from a given node list, missing, unparseable, negative or future (> now + 1 day) timestamps, missing, non-numeric, negative or infinite weights, rows with the wrong number of fields or invalid UTF-8, self-loops of user-user / streamer-streamer relations. A file that cannot be used at all (missing, empty, header only, not UTF-8, wrong delimiter, missing column) stops the import with exit code 2.
 
     Example: lsec data import csv --buy buys.csv --follow follows.csv --sell sells.csv --ts-format iso --out data/shop
     """
