@@ -76,7 +76,7 @@ class TrainConfig:
 class EvalConfig:
     ks: tuple[int, ...] = (10, 50)  # cut-offs of ndcg@k and recall@k (slides: 10 and 50)
     first_ks: tuple[int, ...] = (10,)  # cut-offs of mrr_first@k (RecBole / PyG definition)
-    batch_size: int = 262_144  # candidate rows scored per forward pass (memory bound only)
+    batch_size: int = 16_384  # candidate rows scored per forward pass (small blocks stay in cache: faster)
 
 
 @dataclass(frozen=True)

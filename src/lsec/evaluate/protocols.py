@@ -28,7 +28,7 @@ def score_pairs(
     users: np.ndarray,
     targets: np.ndarray,
     *,
-    batch_size: int = 262_144,
+    batch_size: int = 16_384,
 ) -> np.ndarray:
     """Logits of (user, target) rows, exactly ``model.score`` but without recomputing per-row work.
 
@@ -54,9 +54,9 @@ def score_pairs(
         if kind == "custom":
             logits = model.score(task, enc, u, t)
         elif head is not None:
-            logits = head.head(query[u] + target[t])
+            logits = head.head(query.index_select(0, u) + target.index_select(0, t))
         else:
-            logits = (query[u] * target[t]).sum(-1)
+            logits = (query.index_select(0, u) * target.index_select(0, t)).sum(-1)
         out[start : start + len(u)] = logits.float().numpy()
     return out
 
@@ -67,8 +67,9 @@ def candidate_report(
     *,
     ks: Sequence[int] = (10, 50),
     first_ks: Sequence[int] = (10,),
+    groups: Sequence[str] = GROUPS,
 ) -> dict[str, Any]:
-    """Metrics of scored candidate rows for all, warm and cold users.
+    """Metrics of scored candidate rows for all, warm and cold users (or only the ``groups`` asked for).
 
     Args:
         candidates: object with per-row arrays ``user``, ``target``, ``label`` and ``cold`` (a split's lists).
@@ -85,7 +86,7 @@ def candidate_report(
     cold = np.asarray(candidates.cold).astype(bool)
     scores = np.asarray(scores, dtype=np.float64)
     report: dict[str, Any] = {"users": {}}
-    for group in GROUPS:
+    for group in groups:
         mask = np.ones(len(user), bool) if group == "all" else (cold if group == "cold" else ~cold)
         num_users = int(np.unique(user[mask]).size)
         report["users"][group] = num_users
@@ -106,12 +107,13 @@ def evaluate_candidates(
     *,
     ks: Sequence[int] = (10, 50),
     first_ks: Sequence[int] = (10,),
-    batch_size: int = 262_144,
+    batch_size: int = 16_384,
+    groups: Sequence[str] = GROUPS,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Score ``split.candidates(task, fold)`` with ``model`` and return (report, per-row scores)."""
     candidates = split.candidates(task, fold)
     scores = score_pairs(model, enc, task, candidates.user, candidates.target, batch_size=batch_size)
-    return candidate_report(candidates, scores, ks=ks, first_ks=first_ks), scores
+    return candidate_report(candidates, scores, ks=ks, first_ks=first_ks, groups=groups), scores
 
 
 def format_report(report: Mapping[str, Any], *, digits: int = 4) -> str:

@@ -98,6 +98,31 @@ def task_data(split_graph: Any, task: str) -> TaskData:
     return TaskData(task, users, targets, NegativeSampler(users, targets, num_users, num_targets))
 
 
+def training_logits(
+    model: RecommenderModel, task: str, enc: dict[str, torch.Tensor], users: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """``model.score(task, enc, users, targets)`` computed the cheap way, with gradients.
+
+    For an MLP scorer the first layer is applied to the user and target TABLES (one row per node) and
+    then gathered per pair, instead of to every (user, target) row: the same numbers (the layer is
+    linear), but ``num_users + num_targets`` rows instead of ``batch * (1 + K)``. Dot scorers gather and
+    multiply; custom scorers (NeuMF) call ``model.score``. ``index_select`` is used for the gathers
+    because its backward (``index_add``) is much faster on CPU than that of advanced indexing.
+
+    Shapes:
+        users (n,), targets (n,) -> (n,)
+    """
+    kind = model.scoring_kind(task)
+    if kind == "custom":
+        return model.score(task, enc, users, targets)
+    query, target = model.query(task, enc), model.target(task, enc)
+    head = model.scorer(task)
+    if head is None:
+        return (query.index_select(0, users) * target.index_select(0, targets)).sum(-1)
+    first = head.query_part(query).index_select(0, users) + head.target_part(target).index_select(0, targets)
+    return head.head(first)
+
+
 class Trainer:
     """Train ``model`` on ``split`` as configured; write log and checkpoints into ``run_dir``.
 
@@ -177,10 +202,11 @@ class Trainer:
                     negatives = data.sampler.sample(users, tc.num_negatives, rng)  # (b, K)
                 with self.timer("scoring"):
                     u = torch.from_numpy(users)
-                    pos = self.model.score(data.task, enc, u, torch.from_numpy(data.targets[index]))  # (b,)
-                    neg = self.model.score(
-                        data.task, enc, u.repeat_interleave(tc.num_negatives), torch.from_numpy(negatives.ravel())
-                    ).view(-1, tc.num_negatives)  # (b, K)
+                    pos_targets = torch.from_numpy(data.targets[index])
+                    all_users = torch.cat([u, u.repeat_interleave(tc.num_negatives)])
+                    all_targets = torch.cat([pos_targets, torch.from_numpy(negatives.ravel())])
+                    logits = training_logits(self.model, data.task, enc, all_users, all_targets)
+                    pos, neg = logits[: len(u)], logits[len(u) :].view(-1, tc.num_negatives)  # (b,), (b, K)
                     loss = loss + self._task_weight(data.task) * pair_loss(self.losses[data.task], pos, neg)
             with self.timer("backward"):
                 self.optimizer.zero_grad(set_to_none=True)
@@ -213,6 +239,7 @@ class Trainer:
                         ks=ec.ks,
                         first_ks=ec.first_ks,
                         batch_size=ec.batch_size,
+                        groups=("all",),  # early stopping needs all users only; warm/cold come with `lsec evaluate`
                     )
                 except LsecError:
                     if task == PRIMARY_TASK:
