@@ -111,10 +111,15 @@ def _sample_without_replacement(population: np.ndarray, size: int, rng: np.rando
 
 
 def users_with_items(
-    buy: BinaryCSR, follow: BinaryCSR, sell: BinaryCSR, samples: int, rng: np.random.Generator, **test: int
+    buy: BinaryCSR,
+    follow: BinaryCSR,
+    sell: BinaryCSR,
+    random_follow: BinaryCSR,
+    samples: int,
+    rng: np.random.Generator,
+    **test: int,
 ) -> tuple[PairedComparison, dict[str, int]]:
     """Pattern 1 (module docstring): per-user purchase rate over followed streamers' items, real vs rewired."""
-    random_follow, dropped = rewire(follow, rng)
     population = np.flatnonzero((follow.degree > 0) & (random_follow.degree > 0) & (buy.degree > 0))
     users = _sample_without_replacement(population, samples, rng)
 
@@ -141,7 +146,6 @@ def users_with_items(
         "users": int(ok.sum()),
         "users_without_offered_items": int((~ok).sum()),
         "followed_streamers": int(follow.degree[users[ok]].sum()),
-        "rewired_pairs_dropped": int(dropped),
     }
     return paired_comparison(treated[ok], control[ok], rng=rng, **test), counts
 
@@ -161,14 +165,18 @@ def _partners(via: BinaryCSR, anchors: np.ndarray, rng: np.random.Generator) -> 
 
 
 def similar_pairs(
-    similarity_of: BinaryCSR, via: BinaryCSR, samples: int, rng: np.random.Generator, **test: int
+    similarity_of: BinaryCSR,
+    via: BinaryCSR,
+    random_via: BinaryCSR,
+    samples: int,
+    rng: np.random.Generator,
+    **test: int,
 ) -> tuple[PairedComparison, dict[str, int]]:
     """Patterns 2 and 3: Jaccard of anchors and partners sharing a ``via`` neighbour, real vs rewired ``via``.
 
     ``via`` is (anchor type x connector type), e.g. user x streamer for pattern 2; ``similarity_of`` is
     (anchor type x anything), e.g. user x item; similarity is the Jaccard index of its rows.
     """
-    random_via, dropped = rewire(via, rng)
     population = np.flatnonzero((via.degree > 0) & (similarity_of.degree > 0))
     anchors = _sample_without_replacement(population, samples, rng)
     partner, ok_real = _partners(via, anchors, rng)
@@ -180,7 +188,6 @@ def similar_pairs(
         "eligible_anchors": int(population.size),
         "pairs": int(ok.sum()),
         "anchors_without_partner": int((~ok).sum()),
-        "rewired_pairs_dropped": int(dropped),
     }
     return paired_comparison(treated, control, rng=rng, **test), counts
 
@@ -211,6 +218,13 @@ def analyze_influence(
     follow = BinaryCSR.from_table(graph["follow"], nu, ns) if has["follow"] else None
     sell = BinaryCSR.from_table(graph["sell"], ns, ni) if has["sell"] else None
     test = {"permutations": permutations, "bootstrap": bootstrap}
+    rewirings: dict[str, tuple[BinaryCSR, int]] = {}
+
+    def rewired(name: str, matrix: BinaryCSR) -> tuple[BinaryCSR, int]:
+        """One random rewiring per relation, shared by the patterns that use it (seeded by ``seed``)."""
+        if name not in rewirings:
+            rewirings[name] = rewire(matrix, np.random.default_rng([seed, 100, ("follow", "sell").index(name)]))
+        return rewirings[name]
 
     patterns = [
         PatternResult(
@@ -250,13 +264,22 @@ def analyze_influence(
         rng = np.random.default_rng([seed, index])
         if pattern.key == "users_items":
             assert buy is not None and follow is not None and sell is not None
-            pattern.comparison, pattern.counts = users_with_items(buy, follow, sell, samples, rng, **test)
+            random_follow, dropped = rewired("follow", follow)
+            pattern.comparison, pattern.counts = users_with_items(
+                buy, follow, sell, random_follow, samples, rng, **test
+            )
         elif pattern.key == "similar_users":
             assert buy is not None and follow is not None
-            pattern.comparison, pattern.counts = similar_pairs(buy, follow, samples, rng, **test)
+            random_follow, dropped = rewired("follow", follow)
+            pattern.comparison, pattern.counts = similar_pairs(buy, follow, random_follow, samples, rng, **test)
         else:
             assert buy is not None and sell is not None
-            pattern.comparison, pattern.counts = similar_pairs(buy.transpose(), sell.transpose(), samples, rng, **test)
+            sellers = sell.transpose()
+            random_sellers, dropped = rewired("sell", sellers)
+            pattern.comparison, pattern.counts = similar_pairs(
+                buy.transpose(), sellers, random_sellers, samples, rng, **test
+            )
+        pattern.counts["rewired_pairs_dropped"] = dropped
         if pattern.comparison.n < 2:
             pattern.skipped = "fewer than 2 units could be sampled"
         pattern.seconds = time.perf_counter() - tic

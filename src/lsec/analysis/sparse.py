@@ -57,10 +57,10 @@ class BinaryCSR:
         return cls.from_edges(table.src, table.dst, num_rows, num_cols)
 
     def transpose(self) -> BinaryCSR:
-        rows = np.repeat(np.arange(self.num_rows, dtype=np.int64), self.degree)
-        order = np.argsort(self.indices, kind="stable")  # rows stay sorted within each column
-        keys = self.indices[order].astype(np.int64) * max(self.num_rows, 1) + rows[order]
-        return BinaryCSR.from_keys(keys, self.num_cols, self.num_rows)
+        csc = self.to_scipy().tocsc()  # O(nnz) counting sort in C++; rows stay sorted within each column
+        rows = csc.indices.astype(np.int64)
+        cols = np.repeat(np.arange(self.num_cols, dtype=np.int64), np.diff(csc.indptr))
+        return BinaryCSR.from_keys(cols * max(self.num_rows, 1) + rows, self.num_cols, self.num_rows)
 
     def select(self, mask: np.ndarray) -> BinaryCSR:
         """The entries where ``mask`` (nnz,) holds."""
