@@ -77,6 +77,7 @@ def test_validate_reports_problems_with_exit_2(files):
         (["--buy", "{d}/buys.csv", "--columns", "buy:uid"], "--columns"),
         (["--buy", "{d}/buys.csv", "--ts-format", "weekly"], "--ts-format"),
         (["--edges", "gift"], "--edges"),
+        (["--edges", "dance={d}/buys.csv"], "Unknown relation 'dance'; expected one of: buy, follow, gift"),
         ([], "nothing to import"),
     ],
 )

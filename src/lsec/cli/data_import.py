@@ -182,7 +182,7 @@ def rechub_command(
         None, "--header/--no-header", help="Force header detection (default: detected per file)."
     ),
     ts_format: str = typer.Option("auto", "--ts-format", help=_TS_HELP),
-    num_candidates: int = typer.Option(500, "--num-candidates", help="Length of each user's candidate list."),
+    num_candidates: int = typer.Option(500, "--num-candidates", min=2, help="Length of each user's candidate list."),
     seed: int = typer.Option(0, "--seed", help="Seed of the candidate lists' negatives."),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the output folder name)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),

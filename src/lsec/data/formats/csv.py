@@ -103,6 +103,11 @@ def import_csv(
 ) -> IngestResult:
     """Import one file per relation (``{"buy": path, ...}``) and, if ``out`` is given, save the dataset."""
     node_columns = {"user": user_col, "item": item_col, "streamer": streamer_col}
+    for rel_name in edge_files:
+        try:
+            relation(rel_name)
+        except ValueError as err:
+            raise LsecDataError(str(err).rstrip("."), file=edge_files[rel_name]) from None
     sources = []
     names = [Path(p).name for p in edge_files.values()]
     for rel_name, path in edge_files.items():
