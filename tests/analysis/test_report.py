@@ -123,3 +123,13 @@ def test_runs_report_renders_in_chromium(tmp_path):
     html = write_runs_report(runs, tmp_path / "runs.html")
     check, pixels = render(html, window=(1200, 1800))
     assert_rendered(check, pixels, expected_images=1)
+
+
+def test_analyze_names_a_folder_that_is_not_a_dataset(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["analyze", "influence", str(tmp_path / "empty"), "--out", str(tmp_path / "x.html"), "--quiet"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "empty" in err and "meta.json" in err
+    assert not (tmp_path / "x.html").exists()
