@@ -213,6 +213,30 @@ def rechub_command(
             typer.echo(f"split {SPLIT_NAME!r} written from the fold folders: {out / 'splits' / SPLIT_NAME}")
 
 
+def lightgcn_command(
+    folder: Path = typer.Argument(..., help="LightGCN folder holding train.txt[.gz] and test.txt[.gz]."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
+) -> None:
+    """Import the LightGCN / NGCF text layout (one line per user: user item item ...); the files become split "given".
+
+    Ids are kept as they are (0-based ints); no timestamps; evaluation is full-sort, so no candidate lists are drawn.
+
+    Example: lsec data import lightgcn ../shared/data/gowalla --out data/gowalla
+    """
+    with _user_errors():
+        from lsec.data.formats.lightgcn_txt import SPLIT_NAME, find_files, import_lightgcn_txt
+
+        train_path, test_path = find_files(folder)
+        _prepare_out(out, force)
+        graph = import_lightgcn_txt(train_path, test_path, out)
+        buy = graph["buy"]
+        typer.echo(
+            f"imported {graph.num_nodes['user']} users, {graph.num_nodes['item']} items, {len(buy.src)} buy edges "
+            f"into {out}; split {SPLIT_NAME!r} written from {train_path.name} / {test_path.name}"
+        )
+
+
 def validate_command(
     dataset: Path = typer.Argument(..., help="Dataset folder (written by lsec data import / simulate)."),
 ) -> None:
@@ -251,6 +275,7 @@ def info_command(
 def register(data_app: typer.Typer) -> None:
     import_app.command("csv")(csv_command)
     import_app.command("rechub")(rechub_command)
+    import_app.command("lightgcn")(lightgcn_command)
     data_app.add_typer(import_app, name="import")
     data_app.command("validate")(validate_command)
     data_app.command("info")(info_command)

@@ -33,32 +33,11 @@ from tqdm.auto import tqdm
 from lsec.data import ingest_rules as rules
 from lsec.data.formats.common import LINE, RAW, REASON, RawTable, delimiter_name, read_table
 from lsec.data.graph import EdgeTable, HeteroGraph
+from lsec.data.ingest_columns import ID_CANDIDATES, ColumnMap, pick_column, resolve_columns
 from lsec.data.schema import NODE_TYPES, Relation
 from lsec.errors import LsecDataError
 
 DAY = 86_400
-
-ID_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "user": ("user", "user_id", "userid", "uid", "u"),
-    "item": ("item", "item_id", "itemid", "iid", "i", "product", "product_id"),
-    "streamer": ("streamer", "streamer_id", "streamerid", "sid", "s", "author", "author_id", "anchor", "anchor_id"),
-}
-SRC_CANDIDATES = ("src", "source", "from")
-DST_CANDIDATES = ("dst", "target", "destination", "to")
-TS_CANDIDATES = ("ts", "timestamp", "time", "t", "datetime", "date", "created_at", "event_time")
-WEIGHT_CANDIDATES = ("weight", "w", "count", "sales", "amount", "quantity", "qty", "rating")
-NONE = "none"
-"""Column name meaning "this file has no such column" (e.g. ``ts=none``)."""
-
-
-@dataclass
-class ColumnMap:
-    """Which input column holds each field; ``None`` = find it among the usual names."""
-
-    src: str | None = None
-    dst: str | None = None
-    ts: str | None = None
-    weight: str | None = None
 
 
 @dataclass
@@ -110,73 +89,6 @@ class IngestResult:
     folds: dict[Relation, np.ndarray] | None = None
 
 
-def _pick(
-    columns: list[str],
-    wanted: str | None,
-    candidates: Sequence[str],
-    what: str,
-    path: Path,
-    required: bool,
-    header: bool,
-) -> str | None:
-    if wanted is not None:
-        if wanted.lower() == NONE:
-            return None
-        if wanted in columns:
-            return wanted
-        raise LsecDataError(
-            "missing required column" if required else "missing column",
-            file=path,
-            column=wanted,
-            expected=f"a {what} column named {wanted!r}",
-            found="columns " + ", ".join(repr(c) for c in columns),
-        )
-    lowered = {c.lower(): c for c in columns}
-    for name in candidates:
-        if name in lowered:
-            return lowered[name]
-    if not required:
-        return None
-    raise LsecDataError(
-        "missing required column",
-        file=path,
-        expected=f"a {what} column (one of {', '.join(candidates[:5])}; name it with an option)",
-        found="columns " + ", ".join(repr(c) for c in columns),
-    )
-
-
-def resolve_columns(table: RawTable, source: EdgeSource) -> dict[str, str | None]:
-    """Map src / dst / ts / weight to input columns (explicit names first, then the usual names)."""
-    src_type, name, dst_type = source.relation
-    cols, path, wanted = table.columns, table.path, source.columns
-    if not table.has_header:  # positional: 1 = src, 2 = dst, 3 = ts, 4 = weight
-        positional = {"src": "1", "dst": "2", "ts": "3", "weight": "4"}
-        for role in ("ts", "weight"):
-            if positional[role] not in cols:
-                positional[role] = NONE
-        wanted = ColumnMap(
-            wanted.src or positional["src"],
-            wanted.dst or positional["dst"],
-            wanted.ts or positional["ts"],
-            wanted.weight or positional["weight"],
-        )
-    same = src_type == dst_type
-    src_names = SRC_CANDIDATES + (() if same else ID_CANDIDATES.get(src_type, ()))
-    dst_names = DST_CANDIDATES + (() if same else ID_CANDIDATES.get(dst_type, ()))
-    src = _pick(cols, wanted.src, src_names, f"{src_type} id ({name} source)", path, True, table.has_header)
-    dst = _pick(cols, wanted.dst, dst_names, f"{dst_type} id ({name} destination)", path, True, table.has_header)
-    if src == dst:
-        raise LsecDataError(
-            "the same column is mapped to both ends of the relation",
-            file=path,
-            column=src,
-            expected="two different id columns",
-        )
-    ts = _pick(cols, wanted.ts, TS_CANDIDATES, "timestamp", path, wanted.ts is not None, table.has_header)
-    weight = _pick(cols, wanted.weight, WEIGHT_CANDIDATES, "weight", path, wanted.weight is not None, table.has_header)
-    return {"src": src, "dst": dst, "ts": ts, "weight": weight}
-
-
 # ---------------------------------------------------------------------------------------------- nodes
 def _read_nodes(source: NodeSource, options: ReadOptions) -> tuple[pl.Series, pl.DataFrame, dict[str, Any]]:
     table = read_table(
@@ -186,7 +98,7 @@ def _read_nodes(source: NodeSource, options: ReadOptions) -> tuple[pl.Series, pl
     )
     t = source.node_type
     if source.id_column is not None or not table.has_header:
-        column = _pick(table.columns, source.id_column or "1", (), f"{t} id", table.path, True, table.has_header)
+        column = pick_column(table.columns, source.id_column or "1", (), f"{t} id", table.path, True, table.has_header)
     else:
         lowered = {c.lower(): c for c in table.columns}
         found = [lowered[n] for n in ("id", f"{t}_id", t, *ID_CANDIDATES.get(t, ())) if n in lowered]
@@ -220,7 +132,7 @@ def _read_edges(
         header=options.header if source.header is None else source.header,
         min_columns=2,
     )
-    mapping = resolve_columns(table, source)
+    mapping = resolve_columns(table, source.relation, source.columns)
     src, dst, ts, weight = mapping["src"], mapping["dst"], mapping["ts"], mapping["weight"]
     assert src is not None and dst is not None
     col = pl.col

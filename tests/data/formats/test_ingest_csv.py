@@ -10,7 +10,7 @@ import pytest
 
 from lsec.data import load
 from lsec.data.formats.csv import import_csv, parse_column_spec
-from lsec.data.ingest import ColumnMap
+from lsec.data.ingest_columns import ColumnMap
 from lsec.errors import LsecDataError
 from tests.conftest import random_tripartite
 

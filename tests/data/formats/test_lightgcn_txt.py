@@ -62,3 +62,16 @@ def test_bad_token_names_file_and_row(tmp_path, line, found):
         read_lightgcn(tmp_path / "train.txt", tmp_path / "test.txt")
     message = str(info.value)
     assert "train.txt" in message and "2" in message and found in message
+
+
+def test_cli_import_lightgcn(tmp_path):
+    from typer.testing import CliRunner
+
+    from lsec.cli import app
+
+    write_fixture(tmp_path, gz=False)
+    result = CliRunner().invoke(app, ["data", "import", "lightgcn", str(tmp_path), "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    assert "25 users, 30 items" in result.output
+    missing = CliRunner().invoke(app, ["data", "import", "lightgcn", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert missing.exit_code == 2 and "train.txt" in missing.output

@@ -11,7 +11,7 @@ Columns of each edge file are found, in this order of precedence:
 2. per node type / field names (CLI ``--user-col``, ``--item-col``, ``--streamer-col``, ``--ts-col``,
    ``--weight-col``), used in every file where that node type or field appears;
 3. the usual names, case-insensitive: ``user``, ``user_id``, ``uid``, ...; ``src`` / ``dst``; ``ts``,
-   ``timestamp``, ``time``, ...; ``weight``, ``count``, ``sales``, ... (see :mod:`lsec.data.ingest`).
+   ``timestamp``, ``time``, ...; ``weight``, ``count``, ``sales``, ... (see :mod:`lsec.data.ingest_columns`).
    Without a header (``header=False``) columns are positional: 1 = source id, 2 = destination id,
    3 = timestamp, 4 = weight, and the options take 1-based positions (``--ts-col 3``).
 
@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lsec.data.ingest import ColumnMap, EdgeSource, IngestResult, NodeSource, ReadOptions, ingest
+from lsec.data.ingest import EdgeSource, IngestResult, NodeSource, ReadOptions, ingest
+from lsec.data.ingest_columns import ColumnMap
 from lsec.data.schema import relation
 from lsec.data.store import save
 from lsec.errors import LsecDataError

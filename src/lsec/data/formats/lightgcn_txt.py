@@ -44,6 +44,19 @@ class LightGCNSplit:
     duplicates: dict[str, int]
 
 
+def find_files(folder: PathLike) -> tuple[Path, Path]:
+    """``(train, test)`` paths of a LightGCN folder (``.txt`` or ``.txt.gz``)."""
+    folder = Path(folder)
+    found = []
+    for stem in ("train", "test"):
+        paths = [folder / f"{stem}{suffix}" for suffix in (".txt", ".txt.gz")]
+        match = next((p for p in paths if p.is_file()), None)
+        if match is None:
+            raise LsecDataError("file not found", file=folder / f"{stem}.txt", expected=f"{stem}.txt or {stem}.txt.gz")
+        found.append(match)
+    return found[0], found[1]
+
+
 def read_interactions(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(users, items) of one ``user item item ...`` file (``.gz`` is read transparently)."""
     path = Path(path)

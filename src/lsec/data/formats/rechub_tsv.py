@@ -44,18 +44,8 @@ import polars as pl
 from lsec.data import ingest_rules as rules
 from lsec.data.formats.common import peek, sniff_delimiter, split_fields
 from lsec.data.formats.csv import write_result
-from lsec.data.ingest import (
-    ID_CANDIDATES,
-    NONE,
-    TS_CANDIDATES,
-    WEIGHT_CANDIDATES,
-    ColumnMap,
-    EdgeSource,
-    IngestResult,
-    NodeSource,
-    ReadOptions,
-    ingest,
-)
+from lsec.data.ingest import EdgeSource, IngestResult, NodeSource, ReadOptions, ingest
+from lsec.data.ingest_columns import ID_CANDIDATES, NONE, TS_CANDIDATES, WEIGHT_CANDIDATES, ColumnMap
 from lsec.data.schema import relation
 from lsec.errors import LsecDataError
 
