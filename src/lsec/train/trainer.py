@@ -179,15 +179,19 @@ class Trainer:
     def _task_weight(self, task: str) -> float:
         return 1.0 if task == self._primary().task else self.config.train.task_weight
 
-    def train_epoch(self, epoch: int) -> float:
-        """One pass over every training positive; returns the mean step loss."""
+    def train_epoch(self, epoch: int, *, max_steps: int | None = None) -> float:
+        """One pass over every training positive; returns the mean step loss.
+
+        ``max_steps`` stops the epoch early (benchmarks time a few steps of a large graph this way).
+        """
         tc = self.config.train
         rng = np.random.default_rng([tc.seed, epoch])
         steps = self.steps_per_epoch()
         orders = {t.task: rng.permutation(len(t.users)) for t in self.tasks}
         self.model.train()
         total = 0.0
-        bar = tqdm(range(steps), desc=f"epoch {epoch}", disable=not self.show_progress, leave=False)
+        run_steps = steps if max_steps is None else min(steps, max_steps)
+        bar = tqdm(range(run_steps), desc=f"epoch {epoch}", disable=not self.show_progress, leave=False)
         for step in bar:
             with self.timer("propagation"):
                 enc = self.model.encode(self.graphs)
@@ -215,7 +219,7 @@ class Trainer:
                 self.optimizer.step()
             total += float(loss.detach())
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        return total / steps
+        return total / run_steps
 
     @torch.no_grad()
     def validate(self) -> dict[str, Any]:
