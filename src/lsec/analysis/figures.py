@@ -110,39 +110,37 @@ def activity_figure(overview: DatasetOverview) -> str | None:
 
 
 def pattern_figure(pattern: PatternResult) -> str:
-    """Left: ECDF of both groups on a log axis (zeros sit at the left edge). Right: means with 95% CIs."""
+    """Left: share of units with a value >= x (log-log; readable when most values are 0). Right: means, 95% CIs."""
     comparison = pattern.comparison
     assert comparison is not None
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
-    positive = np.concatenate([comparison.treated, comparison.control])
-    positive = positive[positive > 0]
-    low = positive.min() if positive.size else 1e-3
     for values, colour, label in (
         (comparison.treated, TREATED, pattern.treated_label),
         (comparison.control, CONTROL, pattern.control_label),
     ):
-        ordered = np.sort(values)
-        ecdf = np.arange(1, ordered.size + 1) / ordered.size
-        shown = np.maximum(ordered, low / 2)  # zeros drawn at the left edge
+        ordered = np.sort(values[values > 0])
+        survival = (ordered.size - np.arange(ordered.size)) / values.size  # share of ALL units with value >= x
         zero_share = float(np.mean(values == 0))
-        left.step(shown, ecdf, where="post", color=colour, lw=1.8, label=f"{label} (zero: {zero_share:.0%})")
+        if ordered.size:
+            left.step(ordered, survival, where="post", color=colour, lw=1.8, label=f"{label} (zero: {zero_share:.0%})")
     left.set_xscale("log")
-    left.set_ylim(0, 1.01)
+    left.set_yscale("log")
     left.set_xlabel(f"{pattern.value_label} (log scale)")
-    left.set_ylabel("share of sampled units \u2264 x")
-    left.set_title("Distribution (ECDF)")
-    left.legend(loc="lower right")
+    left.set_ylabel("share of sampled units \u2265 x (log)")
+    left.set_title("Distribution (complementary CDF)")
+    left.legend(loc="lower left")
 
     means = [comparison.mean_treated, comparison.mean_control]
     errors = [1.96 * v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else 0.0 for v in (comparison.treated, comparison.control)]  # fmt: skip
     bars = right.bar([0, 1], means, yerr=errors, color=[TREATED, CONTROL], capsize=6, width=0.6)
     right.set_xticks([0, 1], ["pattern", "random"])
-    right.set_ylabel(f"mean {pattern.value_label}")
+    right.set_ylabel("mean over sampled units")
     right.set_title(f"Means, 95% CI (x{comparison.ratio:.2f})")
-    for bar, value in zip(bars, means, strict=True):
-        right.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="bottom",
-                       xytext=(0, 4), textcoords="offset points", fontsize=9, color="white", fontweight="bold")  # fmt: skip
+    for bar, value, error in zip(bars, means, errors, strict=True):
+        right.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, value + error), ha="center", va="bottom",
+                       xytext=(0, 3), textcoords="offset points", fontsize=9)  # fmt: skip
+    right.set_ylim(0, max(m + e for m, e in zip(means, errors, strict=True)) * 1.15 or 1.0)
     right.grid(axis="x", visible=False)
     fig.suptitle(
         f"{pattern.title}: n = {comparison.n:,} matched units, p = {comparison.p_value:.2g}", fontweight="bold"
