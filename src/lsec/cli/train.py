@@ -29,17 +29,16 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from checkpoints/last.pt."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    from lsec.config import apply_overrides, load_config
+    from lsec.config import load_config
     from lsec.train.trainer import train_run
 
     extra = list(overrides or [])
     if data is not None:
         extra.append(f"data.dataset={data}")
     if resume and config is None and (out / "config.yaml").is_file():
-        cfg = load_config(out / "config.yaml")
+        cfg = load_config(out / "config.yaml")  # resuming: the run's own resolved config
     else:
         cfg = load_config(config, extra)
-    cfg = apply_overrides(cfg, [])
     result = train_run(cfg, out, resume=resume, show_progress=not quiet)
     how = "early stop" if result.stopped_early else "max epochs"
     typer.echo(
