@@ -72,7 +72,7 @@ def _run(args: list[str], profile: str) -> subprocess.CompletedProcess[str]:
         "--disable-sync",
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
-        "--virtual-time-budget=10000",
+        "--virtual-time-budget=5000",
     ]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120, check=False)
 

@@ -84,9 +84,14 @@ def test_influence_report_is_self_contained(influence_html):
         assert title in text
 
 
-def test_write_influence_report_function(dataset, tmp_path):
-    out = write_influence_report(dataset, tmp_path / "r.html", samples=100, seed=0, permutations=100, bootstrap=20)
-    assert out.is_file() and out.stat().st_size > 50_000
+def test_write_influence_report_says_which_patterns_cannot_be_tested(tmp_path):
+    graph = planted_graph(num_users=200, num_items=150, num_streamers=20, seed=5)
+    follow_only = graph.with_edges({("user", "follow", "streamer"): graph["follow"]})
+    save(follow_only, tmp_path / "follow-only")
+    out = write_influence_report(tmp_path / "follow-only", tmp_path / "r.html", samples=100, seed=0)
+    text = out.read_text()
+    assert text.count("Not testable: needs the buy") == 3
+    assert text.count("data:image/png;base64,") == 2  # degrees + activity; no pattern figures
 
 
 def test_runs_report_tables_and_curves(tmp_path):
