@@ -10,8 +10,9 @@ Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 U
 1. **Latent interests.** ``K = 16`` topics with Dirichlet shares. Every item and streamer has one topic;
    every user has a primary and a secondary topic. Item popularity, streamer popularity and user activity
    (buy and follow activity, correlated) are lognormal, which gives heavy-tailed degrees.
-2. **Follow.** Users (picked by follow activity) follow streamers: 70 % of draws inside one of the user's
-   topics, 30 % anywhere, proportional to streamer popularity. Exactly ``follow`` distinct pairs are kept.
+2. **Follow.** Users (picked by follow activity) follow streamers: 85 % of draws inside one of the user's
+   topics (primary 80 %, secondary 20 %), 15 % anywhere, proportional to streamer popularity. Exactly
+   ``follow`` distinct pairs are kept.
 3. **Sell.** Streamers (picked by catalogue capacity) list items, 75 % inside their topic. Each
    (streamer, item) pair is sold in ``n`` live sessions (``n`` geometric, mean 2.5, 1-7 days apart, each
    session 3 h at the streamer's daily hour). Its platform-wide sales count is Poisson with mean
@@ -21,7 +22,7 @@ Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 U
    days; ``ts`` = the moment the running sales total reaches the threshold (sales spread evenly over the
    pair's sessions and uniformly within the session where the threshold is crossed).
 4. **Buy.** A user (picked by buy activity) makes a purchase. With probability ``influence`` it goes
-   through a streamer the user follows (chosen proportional to ``sqrt(pop_s)``): the item is one the
+   through a streamer the user follows (chosen proportional to ``pop_s``): the item is one the
    streamer sells (proportional to the pair's sales) and the time is inside one of the pair's sessions.
    Otherwise the purchase is organic: an item of the user's primary (60 %) or secondary (25 %) topic or
    any item (15 %), proportional to item popularity, at a uniform time. Exactly ``buy`` distinct
@@ -30,6 +31,12 @@ Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 U
    through it; the other follows are uniform over the 50 days.
 6. **Null controls.** ``null="follow"`` / ``"sell"`` permutes the streamer endpoint of that relation after
    generation (:func:`lsec.data.simulate.permute.permute_relation`): degrees are kept, information is gone.
+
+**Influence and homophily.** Follows, listings and organic purchases share the latent topics, so the
+three streamers' influence patterns also appear at ``influence=0`` (homophily); the knob changes the
+mechanism (purchases made at a followed streamer's session, of the items it sells most), and the null
+controls are what removes the patterns. Small scales are dense (see below), which dilutes every
+follow -> buy statistic; compare against a degree-preserving rewiring, not against uniform streamers.
 
 **Scaling.** ``scale`` multiplies every node count and every edge count, so mean degrees stay those of
 the table while densities grow as ``1 / scale``. Below about ``scale = 0.014`` (lsec-small) the follow
@@ -87,8 +94,8 @@ class LsecModel:
     item_popularity_sigma: float = 1.3  # lognormal sigma of item popularity
     streamer_popularity_sigma: float = 1.5
     user_activity_sigma: float = 1.0
-    follow_in_topic: float = 0.7  # share of follow draws inside the user's topics
-    primary_topic_share: float = 0.7  # of in-topic follow draws, share in the primary topic
+    follow_in_topic: float = 0.85  # share of follow draws inside the user's topics
+    primary_topic_share: float = 0.8  # of in-topic follow draws, share in the primary topic
     organic_primary: float = 0.60  # organic purchases: primary topic / secondary topic / anywhere
     organic_secondary: float = 0.25
     sell_in_topic: float = 0.75
@@ -97,7 +104,7 @@ class LsecModel:
     sales_item_exponent: float = 0.6
     sales_noise_sigma: float = 0.7
     sales_topic_boost: float = 1.5
-    channel_exponent: float = 0.5  # purchases through follows pick the streamer ~ pop_s^this * affinity
+    channel_exponent: float = 1.0  # purchases through follows pick the streamer ~ pop_s^this * affinity
     channel_affinity_sigma: float = 0.0  # lognormal per-follow affinity: each user has a few favourite streamers
     sell_candidate_ratio: float = 1.6  # listed (streamer, item) pairs per sell edge
     session_hours: int = 3
