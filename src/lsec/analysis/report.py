@@ -187,7 +187,8 @@ def render_runs_report(runs: list[RunRecord]) -> str:
     template = _environment().get_template("runs.html")
     rows = []
     for run in runs:
-        info = {key: run.info.get(key, "") for key in ("model", "dataset", "split", "seed", "status", "best_epoch")}
+        info = {key: run.info.get(key) for key in ("model", "dataset", "split", "seed", "status", "best_epoch")}
+        info = {key: "" if value is None else value for key, value in info.items()}
         info["best_metric"] = run.info.get("best_metric")
         rows.append(
             {

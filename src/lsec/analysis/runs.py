@@ -154,11 +154,17 @@ def metric_tables(runs: list[RunRecord]) -> list[dict[str, Any]]:
         for row in rows:
             columns += [c for c in row["values"] if c not in columns]
         best: dict[tuple[str, str], float] = {}
+        competitors: dict[tuple[str, str], int] = {}
         for row in rows:
             for column, value in row["values"].items():
                 key = (row["group"], column)
                 best[key] = max(best.get(key, -math.inf), value)
-        for row in rows:
-            row["best"] = {c for c, v in row["values"].items() if len(runs) > 1 and v == best[(row["group"], c)]}
+                competitors[key] = competitors.get(key, 0) + 1
+        for row in rows:  # marked only where at least two runs are compared
+            row["best"] = {
+                c
+                for c, v in row["values"].items()
+                if competitors[(row["group"], c)] > 1 and v == best[(row["group"], c)]
+            }
         tables.append({"split": split, "task": task, "columns": columns, "rows": rows})
     return tables
