@@ -153,3 +153,14 @@ def test_null_controls_destroy_the_follow_buy_association(small: HeteroGraph) ->
 def test_bad_arguments_are_named(kwargs: dict, parameter: str) -> None:
     with pytest.raises(LsecConfigError, match=f"'{parameter}' parameter of simulate_lsec"):
         simulate_lsec(**kwargs)
+
+
+def test_test_window_is_predictable_from_the_train_window(small: HeteroGraph) -> None:
+    buy = small["buy"]
+    day = (buy.ts - TIME_ORIGIN) // DAY
+    train, test = day < 30, day >= 40
+    trained_users = np.bincount(buy.src[train], minlength=small.num_users) > 0
+    assert trained_users[buy.src[test]].mean() > 0.95  # test buyers have a purchase history
+    popularity = np.bincount(buy.dst[train], minlength=small.num_items)
+    top = popularity >= np.quantile(popularity, 0.9)
+    assert top[buy.dst[test]].mean() > 3 * 0.1  # test purchases concentrate on items popular in train
