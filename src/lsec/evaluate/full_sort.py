@@ -23,15 +23,28 @@ import torch
 from tqdm import tqdm
 
 ScoreBlock = Callable[[torch.Tensor], torch.Tensor]
-"""``users (B,) int64 -> (B, num_items)`` scores of those users against the whole catalogue."""
+"""``users (B,) int64 -> (B, num_items)`` scores of those users against the whole catalogue (the caller
+may overwrite the returned block: masking happens in place)."""
 
 
-def dot_scores(user_embedding: torch.Tensor, item_embedding: torch.Tensor) -> ScoreBlock:
-    """A :data:`ScoreBlock` for dot-product models: ``user_embedding[users] @ item_embedding.T``."""
+def dot_scores(user_embedding: torch.Tensor, item_embedding: torch.Tensor, *, reuse_buffer: bool = True) -> ScoreBlock:
+    """A :data:`ScoreBlock` for dot-product models: ``user_embedding[users] @ item_embedding.T``.
+
+    With ``reuse_buffer`` (the default) every call writes into the same preallocated block, which is
+    valid until the next call (what :func:`full_sort_topk` needs): first-touch page faults of a fresh
+    (block_size, num_items) tensor cost about 40% of the product otherwise.
+    """
     items_t = item_embedding.detach().T.contiguous()
+    users_table = user_embedding.detach()
+    buffer: list[torch.Tensor] = []
 
     def score(users: torch.Tensor) -> torch.Tensor:
-        return user_embedding.detach()[users] @ items_t
+        query = users_table[users]
+        if not reuse_buffer:
+            return query @ items_t
+        if not buffer or buffer[0].shape[0] < len(users):
+            buffer[:] = [torch.empty(len(users), items_t.shape[1], dtype=items_t.dtype)]
+        return torch.mm(query, items_t, out=buffer[0][: len(users)])
 
     return score
 

@@ -123,6 +123,21 @@ def _inverse_sqrt(degree: np.ndarray) -> np.ndarray:
     return out
 
 
+def _orthonormal(block: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of a tall block's columns by Cholesky QR, twice (CholeskyQR2).
+
+    Two matrix products and a tiny Cholesky factorisation: several times cheaper than Householder QR
+    on a (40k, 320) block, and accurate for the well-conditioned blocks of the range finder.
+    """
+    q = np.asarray(block, dtype=np.float32)
+    for _ in range(2):
+        gram = (q.T @ q).astype(np.float64)
+        gram[np.diag_indices_from(gram)] += 1e-10 * max(float(np.trace(gram)), 1e-30)
+        upper = np.linalg.cholesky(gram).T  # gram = upper^T upper
+        q = np.asarray(q @ np.linalg.inv(upper).astype(np.float32), dtype=np.float32)
+    return q
+
+
 def _randomized_right_vectors(
     matrix: sp.csr_matrix, k: int, oversampling: int, power_iterations: int, seed: int
 ) -> np.ndarray:
@@ -134,11 +149,10 @@ def _randomized_right_vectors(
     rng = np.random.default_rng(seed)
     width = min(k + oversampling, min(matrix.shape))
     transpose = matrix.T.tocsr()
-    basis = transpose @ rng.standard_normal((matrix.shape[0], width)).astype(np.float32)  # (I, w)
-    basis, _ = np.linalg.qr(basis)
+    basis = _orthonormal(transpose @ rng.standard_normal((matrix.shape[0], width)).astype(np.float32))  # (I, w)
     for _ in range(power_iterations):
-        basis, _ = np.linalg.qr(matrix @ basis)  # (U, w)
-        basis, _ = np.linalg.qr(transpose @ basis)  # (I, w)
+        basis = _orthonormal(matrix @ basis)  # (U, w)
+        basis = _orthonormal(transpose @ basis)  # (I, w)
     projected = np.asarray(matrix @ basis)  # (U, w): M Q, whose right singular vectors rotate Q
     _, _, vt = np.linalg.svd(projected, full_matrices=False)
     return np.asarray(basis @ vt[:k].T, dtype=np.float32)  # (I, k)
