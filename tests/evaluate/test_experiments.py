@@ -55,3 +55,17 @@ def test_run_table_end_to_end_and_reuse(board_dataset: Path, tmp_path: Path) -> 
     # a second call reuses the finished runs (same numbers, no retraining)
     again = run_table("table5", board_dataset, tmp_path, repeats=2, rows=["0 | 0"], overrides=overrides)
     assert again["rows"] == summary["rows"]
+    # tabulate-only mode: a missing seed is reported and left out, nothing is trained
+    notes: list[str] = []
+    partial = run_table(
+        "table5",
+        board_dataset,
+        tmp_path,
+        repeats=3,
+        rows=["0 | 0"],
+        overrides=overrides,
+        echo=notes.append,
+        train_missing=False,
+    )
+    assert partial["rows"]["0 | 0"]["seeds"] == 2 and notes[-1].endswith("not finished, left out")
+    assert not (tmp_path / "runs" / "ablation-r0-t0" / "seed2").exists()

@@ -30,6 +30,7 @@ def experiment(
     rows: Optional[list[str]] = typer.Option(None, "--row", help="Only these rows (label or recipe name); repeatable."),
     configs: Optional[Path] = typer.Option(None, "--configs", help="Folder of the YAML recipes (default: configs/)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch progress bars."),
+    no_train: bool = typer.Option(False, "--no-train", help="Train nothing: tabulate the finished runs only."),
 ) -> None:
     from lsec.evaluate.experiments import run_table, to_markdown
 
@@ -43,5 +44,6 @@ def experiment(
         rows=rows or None,
         show_progress=not quiet,
         echo=lambda message: typer.echo(message, err=True),
+        train_missing=not no_train,
     )
     typer.echo(to_markdown(summary))

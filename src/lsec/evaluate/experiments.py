@@ -69,8 +69,13 @@ def run_table(
     rows: Sequence[str] | None = None,
     show_progress: bool = False,
     echo: Callable[[str], None] | None = None,
+    train_missing: bool = True,
 ) -> dict[str, Any]:
-    """Train and test every row of ``table`` for seeds ``0..repeats-1``; write the tables; return the summary."""
+    """Train and test every row of ``table`` for seeds ``0..repeats-1``; write the tables; return the summary.
+
+    With ``train_missing=False`` nothing is trained: the tables aggregate the finished runs only (a row
+    reports how many seeds it has).
+    """
     from lsec.config import load_config
     from lsec.evaluate.protocols import evaluate_run
     from lsec.train.runs import load_run, read_run_info, write_json
@@ -101,6 +106,9 @@ def run_table(
             run_dir = out / "runs" / recipe / f"seed{seed}"
             result_file = run_dir / "results" / "test.json"
             started = time.perf_counter()
+            if not result_file.is_file() and not train_missing:
+                say(f"[{done}/{total}] {label} seed {seed}: not finished, left out")
+                continue
             if not result_file.is_file():
                 cfg = load_config(path, [*overrides, f"data.dataset={data_dir}", f"train.seed={seed}"])
                 resume = (run_dir / "run.json").is_file()
@@ -129,7 +137,7 @@ def run_table(
                 f"[{done}/{total}] {label} seed {seed}: test auc {metrics['auc']:.4f} recall@50 "
                 f"{metrics['recall@50']:.4f} (best epoch {info.get('best_epoch')}, {time.perf_counter() - started:.0f} s)"
             )
-    summary = summarise(table, raw, [label for label, _ in selected])
+    summary = summarise(table, raw, [label for label, _ in selected if any(r["row"] == label for r in raw)])
     summary["config_overrides"] = list(overrides)
     summary["dataset"] = str(Path(data_dir).resolve())
     write_json(out / f"{table}.json", {"summary": summary, "runs": raw})
