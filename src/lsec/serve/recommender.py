@@ -5,8 +5,9 @@
     >>> rec.recommend(["u17"], k=5, task="follow")             # streamers
     >>> rec.recommend_user("new-user", bought_items=["i3"], followed_streamers=["s1"])   # cold start
 
-Every call scores the whole catalogue exactly (one pass over the precomputed target table, see
-:mod:`lsec.serve.scoring`), removes the user's training interactions when ``exclude_seen`` and returns the
+Every call scores the whole catalogue exactly (one pass over the precomputed target table: the fused
+numba kernel of :mod:`lsec.serve.kernels` when numba is installed, else numpy, :mod:`lsec.serve.scoring`),
+removes the user's training interactions when ``exclude_seen`` and returns the
 best ``k``. A user the model never saw is served by fold-in from the history given with the request
 (:mod:`lsec.serve.foldin`) or, with no history, by the most popular targets; :meth:`recommend_user` says
 which ``strategy`` answered.
@@ -23,12 +24,16 @@ from typing import Any
 import numpy as np
 
 from lsec.errors import LsecDataError, LsecError
+from lsec.serve import kernels
 from lsec.serve.artifact import MANIFEST, Artifact, TaskTables, artifact_from_run, load_artifact, save_artifact
 from lsec.serve.foldin import fold_in
 from lsec.serve.scoring import dot_scores, exclude, mlp_scores, popular, top_k
 
 STRATEGIES = ("model", "fold-in", "popular")
 HISTORY_RELATION = {"bought_items": "buy", "followed_streamers": "follow"}
+KERNELS = ("auto", "numba", "numpy")
+CHUNK_USERS = 64
+"""Users scored together in one pass over the table (bounded scratch)."""
 
 
 class UnknownIdError(LsecDataError, KeyError):
@@ -71,20 +76,34 @@ class Recommendation:
 class Recommender:
     """Serves an :class:`~lsec.serve.artifact.Artifact` by external ids. Thread-safe (read-only arrays)."""
 
-    def __init__(self, artifact: Artifact) -> None:
+    def __init__(self, artifact: Artifact, *, kernel: str = "auto", warm_up: bool = False) -> None:
+        """``kernel``: ``"numba"`` (fused kernel, raises if numba is unusable), ``"numpy"`` or ``"auto"`` (numba
+        when it imports, else numpy; ``LSEC_KERNEL=numpy`` forces numpy). ``warm_up`` compiles (or loads from
+        the on-disk cache) the numba kernels now, so the first request is not slow."""
+        if kernel not in KERNELS:
+            raise ValueError(f"The 'kernel' parameter of Recommender must be one of {KERNELS}. Got {kernel!r} instead.")
         self.artifact = artifact
         self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
+        if kernel == "numba" and not kernels.available():
+            raise LsecError(f"kernel 'numba' requested but unavailable: {kernels.unavailable_reason()}")
+        if kernel == "auto" and os.environ.get("LSEC_KERNEL", "").lower() == "numpy":
+            kernel = "numpy"
+        self.kernel = "numba" if kernel != "numpy" and kernels.available() else "numpy"
+        if warm_up and self.kernel == "numba":
+            kernels.warm_up()
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Recommender:
-        """Open an artifact folder written by ``lsec export`` (numpy only)."""
-        return cls(load_artifact(path))
+    def load(cls, path: str | os.PathLike[str], *, kernel: str = "auto", warm_up: bool = True) -> Recommender:
+        """Open an artifact folder written by ``lsec export`` (numpy, plus numba for the fused kernel)."""
+        return cls(load_artifact(path), kernel=kernel, warm_up=warm_up)
 
     @classmethod
-    def from_run(cls, run_dir: str | os.PathLike[str], *, checkpoint: str = "best") -> Recommender:
+    def from_run(
+        cls, run_dir: str | os.PathLike[str], *, checkpoint: str = "best", kernel: str = "auto", warm_up: bool = True
+    ) -> Recommender:
         """Open a training run folder (best weights), encode once and precompute the same tables as export."""
-        return cls(artifact_from_run(run_dir, checkpoint=checkpoint))
+        return cls(artifact_from_run(run_dir, checkpoint=checkpoint), kernel=kernel, warm_up=warm_up)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Recommender:
@@ -142,12 +161,7 @@ class Recommender:
         tables = self._tables(task)
         k = _check_k(k)
         index = self._lookup("user", users, field="user_ids")
-        out = []
-        for start in range(0, len(index), 64):  # bounded scratch: 64 users per pass over the table
-            chunk = index[start : start + 64]
-            scores = self._score(tables, tables.query_part[chunk])
-            for row, user in enumerate(chunk):
-                out.append(self._top(tables, scores[row], k, self._seen(task, user) if exclude_seen else None))
+        out = self._rank_users(tables, task, index, k, exclude_seen)
         return [list(zip(ids, vals, strict=True)) for ids, vals in out]
 
     def recommend_user(
@@ -176,8 +190,7 @@ class Recommender:
             if bought_items or followed_streamers:
                 notes.append("known user: the model's embedding is used and the history given is ignored")
             index = self._index["user"][user]
-            scores = self._score(tables, tables.query_part[index : index + 1])[0]
-            ids, vals = self._top(tables, scores, k, self._seen(task, index) if exclude_seen else None)
+            ids, vals = self._rank_users(tables, task, np.array([index]), k, exclude_seen)[0]
             return Recommendation(user, task, "model", ids, vals, notes)
 
         history = {
@@ -198,9 +211,42 @@ class Recommender:
             names = self.artifact.ids[tables.target_type][idx].tolist()
             return Recommendation(user, task, "popular", names, counts.tolist(), notes)
         query = np.concatenate([self._fold_in(key, history) for key in tables.query_keys])  # (d_query,)
-        scores = self._score(tables, tables.project(query[None, :]))[0]
-        ids, vals = self._top(tables, scores, k, seen)
+        ids, vals = self._rank(tables, tables.project(query[None, :]), [seen], k)[0]
         return Recommendation(user, task, "fold-in", ids, vals, notes)
+
+    def recommend_users(
+        self,
+        queries: Sequence[tuple[object, Sequence[object], Sequence[object]]],
+        *,
+        k: int = 10,
+        exclude_seen: bool = True,
+        task: str = "buy",
+    ) -> list[Recommendation]:
+        """:meth:`recommend_user` for many ``(user_id, bought_items, followed_streamers)``; known users share ONE
+        pass over the table. Errors name the position (``users[i].bought_items``) as the HTTP batch does."""
+        tables = self._tables(task)
+        k = _check_k(k)
+        answers: list[Recommendation | None] = [None] * len(queries)
+        known = [i for i, (user, _, _) in enumerate(queries) if self.knows("user", user)]
+        for i, (user, bought, followed) in enumerate(queries):
+            if i not in known:
+                answers[i] = self.recommend_user(
+                    user,
+                    k=k,
+                    exclude_seen=exclude_seen,
+                    task=task,
+                    bought_items=bought,
+                    followed_streamers=followed,
+                    history_field=f"users[{i}].",
+                )
+        index = np.asarray([self._index["user"][str(queries[i][0])] for i in known], dtype=np.int64)
+        for i, (ids, vals) in zip(known, self._rank_users(tables, task, index, k, exclude_seen), strict=True):
+            user, bought, followed = queries[i]
+            notes = []
+            if bought or followed:
+                notes.append("known user: the model's embedding is used and the history given is ignored")
+            answers[i] = Recommendation(str(user), task, "model", ids, vals, notes)
+        return [a for a in answers if a is not None]
 
     # ------------------------------------------------------------------ internals
     def _tables(self, task: str) -> TaskTables:
@@ -220,19 +266,37 @@ class Recommender:
     def _seen(self, task: str, user: int) -> np.ndarray:
         return self.artifact.interactions[task].row(user)
 
+    def _rank_users(
+        self, tables: TaskTables, task: str, index: np.ndarray, k: int, exclude_seen: bool
+    ) -> list[tuple[list[str], list[float]]]:
+        out = []
+        for start in range(0, len(index), CHUNK_USERS):
+            chunk = index[start : start + CHUNK_USERS]
+            seen = [self._seen(task, int(u)) if exclude_seen else None for u in chunk]
+            out.extend(self._rank(tables, tables.query_part[chunk], seen, k))
+        return out
+
+    def _rank(
+        self, tables: TaskTables, query_part: np.ndarray, seen: Sequence[np.ndarray | None], k: int
+    ) -> list[tuple[list[str], list[float]]]:
+        """Top-``k`` (external ids, scores) per query part (B, h), ``seen[b]`` (sorted indices) left out."""
+        names = self.artifact.ids[tables.target_type]
+        if self.kernel == "numba":
+            ranked = kernels.rank(tables.kind, tables.target_part, query_part, tables.rest, k, seen)
+        else:
+            scores = self._score(tables, query_part)
+            ranked = []
+            for row, excluded in enumerate(seen):
+                if excluded is not None:
+                    exclude(scores[row], excluded)
+                ranked.append(top_k(scores[row], k))
+        return [(names[idx].tolist(), vals.tolist()) for idx, vals in ranked]
+
     def _score(self, tables: TaskTables, query_part: np.ndarray) -> np.ndarray:
         if tables.kind == "dot":
             return dot_scores(query_part, tables.target_part)
         assert tables.rest is not None
         return mlp_scores(query_part, tables.target_part, tables.rest)
-
-    def _top(
-        self, tables: TaskTables, scores: np.ndarray, k: int, seen: np.ndarray | None
-    ) -> tuple[list[str], list[float]]:
-        if seen is not None:
-            exclude(scores, seen)
-        idx, vals = top_k(scores, k)
-        return self.artifact.ids[tables.target_type][idx].tolist(), vals.tolist()
 
     def _uses_relation(self, tables: TaskTables, relation_name: str) -> bool:
         return any(self.artifact.fold_ins[key].relation == relation_name for key in tables.query_keys)
@@ -251,7 +315,7 @@ class Recommender:
 
     def __repr__(self) -> str:
         nodes = ", ".join(f"{t}={self.num_nodes(t)}" for t in self.artifact.ids)
-        return f"Recommender(model={self.model!r}, tasks={list(self.tasks)}, nodes=[{nodes}])"
+        return f"Recommender(model={self.model!r}, tasks={list(self.tasks)}, nodes=[{nodes}], kernel={self.kernel!r})"
 
 
 MAX_K = 1000
