@@ -40,10 +40,10 @@ def test_run_table_end_to_end_and_reuse(board_dataset: Path, tmp_path: Path) -> 
     overrides = ["train.epochs=2", "train.batch_size=64", "train.num_threads=1", "model.hparams.embedding_dim=8"]
     messages: list[str] = []
     summary = run_table(
-        "table5", board_dataset, tmp_path, repeats=2, rows=["0 | 0"], overrides=overrides, echo=messages.append
+        "table5", board_dataset, tmp_path, repeats=2, rows=["0 / 0"], overrides=overrides, echo=messages.append
     )
-    assert len(messages) == 2 and messages[0].startswith("[1/2] 0 | 0 seed 0: test auc")
-    assert summary["rows"]["0 | 0"]["seeds"] == 2
+    assert len(messages) == 2 and messages[0].startswith("[1/2] 0 / 0 seed 0: test auc")
+    assert summary["rows"]["0 / 0"]["seeds"] == 2
     raw = json.loads((tmp_path / "table5.json").read_text())["runs"]
     assert [r["seed"] for r in raw] == [0, 1]
     assert raw[0]["test"]["all"]["auc"] != raw[1]["test"]["all"]["auc"]  # seeds differ
@@ -53,7 +53,7 @@ def test_run_table_end_to_end_and_reuse(board_dataset: Path, tmp_path: Path) -> 
     mean = np.mean([r["test"]["all"]["auc"] for r in raw])
     assert float(next(r for r in rows if r["group"] == "all")["auc_mean"]) == pytest.approx(mean)
     # a second call reuses the finished runs (same numbers, no retraining)
-    again = run_table("table5", board_dataset, tmp_path, repeats=2, rows=["0 | 0"], overrides=overrides)
+    again = run_table("table5", board_dataset, tmp_path, repeats=2, rows=["0 / 0"], overrides=overrides)
     assert again["rows"] == summary["rows"]
     # tabulate-only mode: a missing seed is reported and left out, nothing is trained
     notes: list[str] = []
@@ -62,10 +62,10 @@ def test_run_table_end_to_end_and_reuse(board_dataset: Path, tmp_path: Path) -> 
         board_dataset,
         tmp_path,
         repeats=3,
-        rows=["0 | 0"],
+        rows=["0 / 0"],
         overrides=overrides,
         echo=notes.append,
         train_missing=False,
     )
-    assert partial["rows"]["0 | 0"]["seeds"] == 2 and notes[-1].endswith("not finished, left out")
+    assert partial["rows"]["0 / 0"]["seeds"] == 2 and notes[-1].endswith("not finished, left out")
     assert not (tmp_path / "runs" / "ablation-r0-t0" / "seed2").exists()

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
             "Train and test every row of a paper table for seeds 0..R-1, then write OUT/<table>.md, .csv and .json "
             "(mean and std over seeds; raw per-run metrics). Finished runs are reused, so re-running continues.\n\n"
             "TABLE: table3 (NCF, GCN-RS, LightGCN, GAT-RS, LSEC-GCN, LSEC-LightGCN, LSEC-GAT) or table5 "
-            "(LSEC-GCN relations/tasks ablation).\n\n"
+            "(LSEC-GCN ablation; rows are labelled 'relations / tasks', 0 buy, 1 follow, 2 sell).\n\n"
             "Example: lsec experiment table3 --data data/lsec-small --repeats 5 --out experiments/t3 train.epochs=30"
         ),
     )(experiment)

@@ -36,18 +36,18 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("LSEC-GAT", "lsec-gat"),
     ],
     "table5": [
-        ("0 | 0", "ablation-r0-t0"),
-        ("0,1 | 0", "ablation-r01-t0"),
-        ("0,2 | 0", "ablation-r02-t0"),
-        ("0,1,2 | 0", "ablation-r012-t0"),
-        ("0,1,2 | 0,1", "ablation-r012-t01"),
+        ("0 / 0", "ablation-r0-t0"),  # label: relations / tasks (0 buy, 1 follow, 2 sell)
+        ("0,1 / 0", "ablation-r01-t0"),
+        ("0,2 / 0", "ablation-r02-t0"),
+        ("0,1,2 / 0", "ablation-r012-t0"),
+        ("0,1,2 / 0,1", "ablation-r012-t01"),
     ],
 }
 """Rows of each table: (label, recipe file stem under configs/)."""
 
 GAPS: dict[str, list[tuple[str, str]]] = {
     "table3": [("LSEC-LightGCN", "LightGCN"), ("LSEC-GCN", "GCN-RS"), ("LSEC-GAT", "GAT-RS")],
-    "table5": [("0,1,2 | 0,1", "0 | 0"), ("0,1,2 | 0", "0 | 0")],
+    "table5": [("0,1,2 / 0,1", "0 / 0"), ("0,1,2 / 0", "0 / 0")],
 }
 """(better, baseline) pairs whose gap is reported as mean difference and its std over seeds."""
 
@@ -214,7 +214,8 @@ def to_markdown(summary: dict[str, Any], group: str = "all") -> str:
         ]
         secs = entry.get("train_seconds")
         seconds = f"{secs['mean']:.0f}" if secs else "-"
-        lines.append(f"| {label} | {entry['seeds']} | " + " | ".join(cells) + f" | {seconds} |")
+        shown = label.replace("|", "\\|")  # a pipe would split the Markdown cell
+        lines.append(f"| {shown} | {entry['seeds']} | " + " | ".join(cells) + f" | {seconds} |")
     if group == "all" and any(entry.get("cold") for entry in summary["rows"].values()):
         lines += ["", to_markdown({**summary, "gaps": []}, "cold").rstrip("\n")]
     if summary.get("gaps") and group == "all":
