@@ -52,6 +52,8 @@ def serve(
         Recommender.load(source)  # fail here, with a message, rather than in every worker
         os.environ["LSEC_ARTIFACT"] = str(source.resolve())
         os.environ["LSEC_BATCHING"] = "1" if batching else "0"
+        # each worker's kernel on cores // workers threads: workers x kernel threads never oversubscribe the cores
+        os.environ.setdefault("LSEC_KERNEL_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         typer.echo(f"serving {source} on http://{host}:{port} ({workers} workers; docs at /docs)", err=True)
         uvicorn.run(
             "lsec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level

@@ -15,6 +15,8 @@ endpoints are 404; unknown ids inside a history are 422.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,11 +24,12 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lsec import __version__
 from lsec.errors import LsecError
+from lsec.serve import kernels
 from lsec.serve.batching import MicroBatcher
 from lsec.serve.recommender import MAX_K, Recommendation, Recommender, UnknownIdError
 
@@ -178,41 +181,33 @@ def create_app(recommender: Recommender, *, batching: bool = True) -> FastAPI:
     seen_query = Query(True, description="Leave out what the user interacted with in training.")
 
     @app.get("/v1/users/{user_id}/items", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
-    def items_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
+    async def items_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
         """Top-k items for a user the model knows (new users: POST /v1/recommendations with their history)."""
-        return _known_user(recommender, batcher, user_id, k, exclude_seen, "buy")
+        return await _known_user(recommender, batcher, user_id, k, exclude_seen, "buy")
 
     @app.get("/v1/users/{user_id}/streamers", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
-    def streamers_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
+    async def streamers_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
         """Top-k streamers to follow for a user the model knows (needs a model trained on the follow task)."""
-        return _known_user(recommender, batcher, user_id, k, exclude_seen, "follow")
+        return await _known_user(recommender, batcher, user_id, k, exclude_seen, "follow")
 
     @app.post("/v1/recommendations", response_model=RecommendationResponse, responses=ERRORS, tags=["recommend"])
     def recommendations(request: RecommendationRequest) -> Any:
         """Recommendations for a batch of users; a new user may carry the items they bought and streamers they follow."""
         if request.task not in recommender.tasks:
             return _error(422, "task", f"this model ranks {recommender.tasks}, not {request.task!r}", request.task)
-        results = []
-        for i, query in enumerate(request.users):
-            try:
-                answer = recommender.recommend_user(
-                    query.user_id,
-                    k=request.k,
-                    exclude_seen=request.exclude_seen,
-                    task=request.task,
-                    bought_items=query.bought_items,
-                    followed_streamers=query.followed_streamers,
-                    history_field=f"users[{i}].",
-                )
-            except UnknownIdError as err:
-                return _error(422, err.field, str(err), err.ids)
-            results.append(_response(answer))
-        return RecommendationResponse(task=request.task, k=request.k, results=results)
+        queries = [(q.user_id, q.bought_items, q.followed_streamers) for q in request.users]
+        try:  # known users share one pass over the table
+            answers = recommender.recommend_users(
+                queries, k=request.k, exclude_seen=request.exclude_seen, task=request.task
+            )
+        except UnknownIdError as err:
+            return _error(422, err.field, str(err), err.ids)
+        return _json({"task": request.task, "k": request.k, "results": [_answer_dict(a) for a in answers]})
 
     return app
 
 
-def _known_user(
+async def _known_user(
     recommender: Recommender, batcher: MicroBatcher | None, user_id: str, k: int, exclude_seen: bool, task: str
 ) -> Any:
     if task not in recommender.tasks:
@@ -226,22 +221,34 @@ def _known_user(
         )
         return _error(404, "user_id", message, user_id)
     try:
-        if batcher is None:
-            return _response(recommender.recommend_user(user_id, k=k, exclude_seen=exclude_seen, task=task))
-        pairs = batcher.recommend(user_id, k=k, exclude_seen=exclude_seen, task=task)
-        return _response(Recommendation(user_id, task, "model", [i for i, _ in pairs], [s for _, s in pairs]))
+        if batcher is None:  # scored in a worker thread: the event loop keeps accepting requests
+            answer = await asyncio.to_thread(
+                recommender.recommend_user, user_id, k=k, exclude_seen=exclude_seen, task=task
+            )
+        else:
+            future = batcher.submit(user_id, k=k, exclude_seen=exclude_seen, task=task)
+            pairs = await asyncio.wrap_future(future)
+            answer = Recommendation(user_id, task, "model", [i for i, _ in pairs], [s for _, s in pairs])
     except LsecError as err:  # not expected for a known user and a served task; still a clean answer
         return _error(422, "request", str(err))
+    return _json(_answer_dict(answer))
 
 
-def _response(answer: Recommendation) -> UserRecommendations:
-    return UserRecommendations(
-        user_id=answer.user_id,
-        task=answer.task,  # type: ignore[arg-type]
-        strategy=answer.strategy,  # type: ignore[arg-type]
-        recommendations=[ScoredTarget(id=i, score=s) for i, s in zip(answer.ids, answer.scores, strict=True)],
-        notes=answer.notes,
-    )
+def _answer_dict(answer: Recommendation) -> dict[str, Any]:
+    """The :class:`UserRecommendations` JSON of ``answer``, built directly (the schema documents it; validating
+    our own output through pydantic on every request cost more than scoring with the fused kernel)."""
+    return {
+        "user_id": answer.user_id,
+        "task": answer.task,
+        "strategy": answer.strategy,
+        "recommendations": [{"id": i, "score": s} for i, s in zip(answer.ids, answer.scores, strict=True)],
+        "notes": answer.notes,
+    }
+
+
+def _json(content: dict[str, Any]) -> Response:
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(content=body.encode("utf-8"), media_type="application/json")
 
 
 def _error(status: int, field: str, message: str, found: Any = None) -> JSONResponse:
@@ -288,4 +295,7 @@ def app_from_env() -> FastAPI:
     path = os.environ.get("LSEC_ARTIFACT")
     if not path:
         raise LsecError("LSEC_ARTIFACT is not set (the artifact folder to serve).")
+    threads = os.environ.get("LSEC_KERNEL_THREADS")
+    if threads:  # several workers: each kernel launch on fewer threads, so workers x threads <= cores
+        kernels.set_threads(int(threads))
     return create_app(Recommender.load(path), batching=os.environ.get("LSEC_BATCHING", "1") != "0")

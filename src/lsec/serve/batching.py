@@ -49,11 +49,15 @@ class MicroBatcher:
 
     def recommend(self, user_id: str, *, k: int, exclude_seen: bool, task: str) -> list[tuple[str, float]]:
         """Top-``k`` (id, score) of one known user; raises what :meth:`Recommender.recommend` raises."""
+        return self.submit(user_id, k=k, exclude_seen=exclude_seen, task=task).result()
+
+    def submit(self, user_id: str, *, k: int, exclude_seen: bool, task: str) -> Future[list[tuple[str, float]]]:
+        """:meth:`recommend` without waiting: the answer (or error) arrives in the future (``asyncio.wrap_future``)."""
         if self._closed:
             raise RuntimeError("MicroBatcher is closed.")
         future: Future[list[tuple[str, float]]] = Future()
         self._queue.put(_Request(user_id, k, exclude_seen, task, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         self._closed = True
