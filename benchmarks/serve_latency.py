@@ -8,8 +8,10 @@ What it measures (figures go to benchmarks/results/serve_latency.json and the RE
    and the scorer width, not on the weights, so no training is needed to time it.
 2. The memory-bandwidth floor: numpy copy bandwidth on an array the size of the item table (109,502 x 128
    float32 = 56 MB), floor = table bytes / bandwidth (one read pass).
-3. In-process ``Recommender.recommend`` for one user (k=50, exclude_seen): p50 / p99 over random known users;
-   the scoring kernel alone; the same pass written in torch (no autograd) for comparison; fold-in requests.
+3. In-process ``Recommender.recommend`` for one user (k=50, exclude_seen): p50 / p99 over random known users,
+   wall and process CPU time (all threads), with the fused numba kernel (the default) and, as the in-run
+   anchor, the numpy path; each kernel alone (numba on 2 threads and on 1); batches of 8 and 64 users per
+   call (one pass over the table per batch); the same pass in torch (no autograd); fold-in requests.
 4. HTTP on loopback: ``lsec serve`` in a subprocess on 127.0.0.1, 32 concurrent httpx clients (asyncio), a
    bounded number of requests and a time limit; throughput, p50 / p99 and errors.
 
@@ -98,44 +100,98 @@ def copy_bandwidth(nbytes: int, repeats: int = 30) -> dict[str, float]:
     return {"copy_ms": t * 1e3, "bandwidth_gb_s": 2 * nbytes / t / 1e9}
 
 
+def timed(fn, calls: int) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds (all threads: numba's workers included) of ``calls`` calls of ``fn(i)``."""
+    wall, cpu = [], []
+    for i in range(calls):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn(i)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
 def in_process(artifact: Path, calls: int, seed: int) -> dict[str, object]:
+    from lsec.serve import kernels
     from lsec.serve.recommender import Recommender
     from lsec.serve.scoring import mlp_scores
 
-    rec = Recommender.load(artifact)
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    rec = Recommender.load(artifact)  # warms the numba kernels up (on-disk cache after the first time)
+    load_s = time.perf_counter() - t0
+    slow = Recommender(rec.artifact, kernel="numpy")
     tables = rec.artifact.tasks["buy"]
     assert tables.rest is not None
     rng = np.random.default_rng(seed)
     users = rec.artifact.ids["user"][rng.integers(0, rec.num_nodes("user"), calls)].tolist()
-    rec.recommend([users[0]], k=50)  # warm-up (page in the table)
+    rec.recommend([users[0]], k=50)  # page the table in
+    t0 = time.perf_counter()
+    rec.recommend([users[1]], k=50)
+    first_call_ms = (time.perf_counter() - t0) * 1e3
 
-    one_user, one_user_cpu = [], []
-    for user in users:
-        c0, t0 = time.thread_time(), time.perf_counter()
-        rec.recommend([user], k=50, exclude_seen=True)
-        one_user.append(time.perf_counter() - t0)
-        one_user_cpu.append(time.thread_time() - c0)
-    kernel = []
-    for i in range(calls):
-        q = tables.query_part[i : i + 1]
-        t0 = time.perf_counter()
-        mlp_scores(q, tables.target_part, tables.rest)
-        kernel.append(time.perf_counter() - t0)
-    torch_times = torch_pass(tables, calls)
-    fold = []
+    one, one_cpu = timed(lambda i: rec.recommend([users[i]], k=50, exclude_seen=True), calls)
+    anchor_calls = max(20, calls // 4)
+    np_one, np_one_cpu = timed(lambda i: slow.recommend([users[i]], k=50, exclude_seen=True), anchor_calls)
+    np_kernel, np_kernel_cpu = timed(
+        lambda i: mlp_scores(tables.query_part[i : i + 1], tables.target_part, tables.rest), anchor_calls
+    )
+    seen = [rec.artifact.interactions["buy"].row(i) for i in range(calls)]
+    nb_kernel, nb_kernel_cpu = timed(
+        lambda i: kernels.rank(
+            "mlp", tables.target_part, tables.query_part[i : i + 1], tables.rest, 50, seen[i : i + 1]
+        ),
+        calls,
+    )
+    threads = kernels.num_threads()
+    kernels.set_threads(1)
+    nb1, nb1_cpu = timed(
+        lambda i: kernels.rank(
+            "mlp", tables.target_part, tables.query_part[i : i + 1], tables.rest, 50, seen[i : i + 1]
+        ),
+        calls,
+    )
+    kernels.set_threads(threads)
+    batches = {}
+    for size in (8, 64):
+        reps = max(5, calls // size // 2)
+        wall, cpu = timed(lambda i: rec.recommend(users[(i * size) % calls :][:size], k=50), reps)
+        batches[f"batch_{size}_users"] = {
+            "per_call": percentiles(wall),
+            "per_user_p50_ms": float(np.median(wall)) * 1e3 / size,
+            "cpu_per_user_p50_ms": float(np.median(cpu)) * 1e3 / size,
+        }
+    torch_times = torch_pass(tables, min(calls, 30))
     buy = rec.artifact.interactions["buy"]
     follow = rec.artifact.interactions["follow"]
-    for i in range(min(calls, 200)):
+    histories = []
+    for _ in range(min(calls, 200)):
         u = int(rng.integers(0, rec.num_nodes("user")))
-        bought = rec.artifact.ids["item"][buy.row(u)].tolist()
-        followed = rec.artifact.ids["streamer"][follow.row(u)].tolist()
-        t0 = time.perf_counter()
-        rec.recommend_user("new", k=50, bought_items=bought, followed_streamers=followed)
-        fold.append(time.perf_counter() - t0)
+        histories.append(
+            (rec.artifact.ids["item"][buy.row(u)].tolist(), rec.artifact.ids["streamer"][follow.row(u)].tolist())
+        )
+    fold, _ = timed(
+        lambda i: rec.recommend_user("new", k=50, bought_items=histories[i][0], followed_streamers=histories[i][1]),
+        len(histories),
+    )
     return {
-        "recommend_one_user_k50": percentiles(one_user),
-        "recommend_one_user_k50_cpu": percentiles(one_user_cpu),
-        "numpy_kernel_only": percentiles(kernel),
+        "kernel": rec.kernel,
+        "numba_threads": threads,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg()[0],
+        "recommender_load_s": load_s,
+        "first_call_after_load_ms": first_call_ms,
+        "recommend_one_user_k50": percentiles(one),
+        "recommend_one_user_k50_cpu": percentiles(one_cpu),
+        "numpy_recommend_one_user_k50": percentiles(np_one),
+        "numpy_recommend_one_user_k50_cpu": percentiles(np_one_cpu),
+        "numpy_kernel_only": percentiles(np_kernel),
+        "numpy_kernel_only_cpu": percentiles(np_kernel_cpu),
+        "numba_kernel_only": percentiles(nb_kernel),
+        "numba_kernel_only_cpu": percentiles(nb_kernel_cpu),
+        "numba_kernel_1_thread": percentiles(nb1),
+        "numba_kernel_1_thread_cpu": percentiles(nb1_cpu),
+        **batches,
         "torch_same_pass": percentiles(torch_times),
         "fold_in_k50": percentiles(fold),
         "table_shape": list(tables.target_part.shape),
@@ -291,6 +347,7 @@ def main() -> None:
     parser.add_argument("--compare-batching", action="store_true", help="also run each HTTP load without batching")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "serve_latency.json")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
 
     if args.rebuild or not (args.artifact / "artifact.json").is_file():
         build_artifact_dir(args.artifact)
@@ -309,7 +366,13 @@ def main() -> None:
         floor_ms = table_bytes / (bandwidth["bandwidth_gb_s"] * 1e9) * 1e3
         runs.append({"bandwidth": bandwidth, "floor_ms": floor_ms, **measured})
         p50 = measured["recommend_one_user_k50"]["p50_ms"]  # type: ignore[index]
-        print(f"run {r}: recommend p50 {p50:.2f} ms, floor {floor_ms:.2f} ms", file=sys.stderr)
+        p99 = measured["recommend_one_user_k50"]["p99_ms"]  # type: ignore[index]
+        anchor = measured["numpy_recommend_one_user_k50"]["p50_ms"]  # type: ignore[index]
+        print(
+            f"run {r}: recommend p50 {p50:.2f} ms p99 {p99:.2f} ms (numpy {anchor:.2f}), floor {floor_ms:.2f} ms, "
+            f"load {os.getloadavg()[0]:.1f}",
+            file=sys.stderr,
+        )
 
     def med(path: list[str]) -> float:
         values = []
@@ -328,12 +391,22 @@ def main() -> None:
         "recommend_p99_ms": med(["recommend_one_user_k50", "p99_ms"]),
         "recommend_cpu_p50_ms": med(["recommend_one_user_k50_cpu", "p50_ms"]),
         "recommend_cpu_p99_ms": med(["recommend_one_user_k50_cpu", "p99_ms"]),
-        "kernel_p50_ms": med(["numpy_kernel_only", "p50_ms"]),
+        "numpy_recommend_p50_ms": med(["numpy_recommend_one_user_k50", "p50_ms"]),
+        "numpy_recommend_cpu_p50_ms": med(["numpy_recommend_one_user_k50_cpu", "p50_ms"]),
+        "numpy_kernel_p50_ms": med(["numpy_kernel_only", "p50_ms"]),
+        "numba_kernel_p50_ms": med(["numba_kernel_only", "p50_ms"]),
+        "numba_kernel_p99_ms": med(["numba_kernel_only", "p99_ms"]),
+        "numba_kernel_cpu_p50_ms": med(["numba_kernel_only_cpu", "p50_ms"]),
+        "numba_kernel_1_thread_p50_ms": med(["numba_kernel_1_thread", "p50_ms"]),
+        "batch_8_per_user_ms": med(["batch_8_users", "per_user_p50_ms"]),
+        "batch_64_per_user_ms": med(["batch_64_users", "per_user_p50_ms"]),
         "torch_p50_ms": med(["torch_same_pass", "p50_ms"]),
         "fold_in_p50_ms": med(["fold_in_k50", "p50_ms"]),
         "fold_in_p99_ms": med(["fold_in_k50", "p99_ms"]),
     }
     summary["recommend_over_floor"] = summary["recommend_p50_ms"] / summary["floor_ms"]
+    summary["recommend_cpu_over_floor"] = summary["recommend_cpu_p50_ms"] / summary["floor_ms"]
+    summary["numpy_over_numba_recommend"] = summary["numpy_recommend_p50_ms"] / summary["recommend_p50_ms"]
     http = []
     if not args.skip_http:
         for workers in args.workers:
@@ -358,6 +431,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "numpy": np.__version__,
+            "load_average_at_start": load_at_start,
             "load_average_at_end": os.getloadavg(),
             "note": "2 cores shared with teammates' training and tests while measuring",
         },

@@ -116,6 +116,7 @@ def topk(mode, table, query, w, b, weights, biases, w_ptr, b_ptr, dims, seen, se
     for blk in prange(num_blocks):
         a = np.empty(width, dtype=np.float32)
         c = np.empty(width, dtype=np.float32)
+        buf = np.empty(TILE, dtype=np.float32)
         start = blk * rows
         stop = min(n, start + rows)
         sizes = np.zeros(nq, dtype=np.int64)
@@ -125,23 +126,30 @@ def topk(mode, table, query, w, b, weights, biases, w_ptr, b_ptr, dims, seen, se
         for tile in range(start, stop, TILE):
             tile_stop = min(stop, tile + TILE)
             for q in range(nq):  # the tile is read from memory once, then from cache for the other queries
+                p = query[q]
+                # 1) score the tile (a branch-free loop the compiler vectorises), 2) exclusion + heap
+                if mode == MLP1:
+                    for i in range(tile, tile_stop):
+                        buf[i - tile] = _score_mlp1(table, i, p, w, b)
+                elif mode == DOT:
+                    for i in range(tile, tile_stop):
+                        buf[i - tile] = _score_dot(table, i, p)
+                else:
+                    for i in range(tile, tile_stop):
+                        buf[i - tile] = _score_deep(table, i, p, weights, biases, w_ptr, b_ptr, dims, a, c)
                 hs = out_s[q, blk]
                 hi = out_i[q, blk]
                 size = sizes[q]
                 ptr = s_ptr[q]
                 end = seen_ptr[q + 1]
-                p = query[q]
                 for i in range(tile, tile_stop):
+                    score = buf[i - tile]
+                    if size == k and score <= hs[0]:  # the common case: not better than the worst kept
+                        continue
                     while ptr < end and seen[ptr] < i:
                         ptr += 1
                     if ptr < end and seen[ptr] == i:
                         continue
-                    if mode == MLP1:
-                        score = _score_mlp1(table, i, p, w, b)
-                    elif mode == DOT:
-                        score = _score_dot(table, i, p)
-                    else:
-                        score = _score_deep(table, i, p, weights, biases, w_ptr, b_ptr, dims, a, c)
                     size = _push(hs, hi, size, k, score, i)
                 sizes[q] = size
                 s_ptr[q] = ptr
