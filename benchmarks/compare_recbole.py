@@ -154,7 +154,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- ours
-def ours(split, train, test, epochs: int, batch_size: int, lr: float, lr_decay_to: float) -> dict:
+def ours(split, train, test, epochs: int, batch_size: int, lr: float, lr_decay_to: float, negatives: int) -> dict:
     import torch
 
     from lsec.evaluate.full_sort import dot_scores, full_sort_metrics
@@ -187,7 +187,9 @@ def ours(split, train, test, epochs: int, batch_size: int, lr: float, lr_decay_t
         rows.append(row)
         return row
 
-    config = BPRConfig(epochs=epochs, batch_size=batch_size, lr=lr, lr_decay_to=lr_decay_to, seed=0)
+    config = BPRConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, lr_decay_to=lr_decay_to, negatives=negatives, seed=0
+    )
     train_bpr(model, adjacency, split.train_users, split.train_items, config, on_epoch=on_epoch)
     return {"evaluations": rows, "threads": torch.get_num_threads(), "batch_size": batch_size, "lr": lr}
 
@@ -200,6 +202,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32768, help="our batch size")
     parser.add_argument("--lr", type=float, default=0.01, help="our Adam learning rate")
     parser.add_argument("--lr-decay-to", type=float, default=0.1)
+    parser.add_argument("--negatives", type=int, default=1, help="our negatives per positive")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--atomic-dir", default=str(WORK / "recbole-data" / "gowalla"), help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(HERE / "results" / "compare_recbole.json"))
@@ -226,7 +229,7 @@ def main() -> None:
     recbole["process_wall_s"] = time.perf_counter() - wall
     print(json.dumps({"side": "recbole", **recbole}), flush=True)
 
-    mine = ours(split, train, test, args.epochs, args.batch_size, args.lr, args.lr_decay_to)
+    mine = ours(split, train, test, args.epochs, args.batch_size, args.lr, args.lr_decay_to, args.negatives)
     print(json.dumps({"side": "lsec", **mine}), flush=True)
     evaluations = mine["evaluations"]
     our_epoch_wall = evaluations[-1]["train_wall_s"] / len(evaluations)

@@ -1,7 +1,7 @@
 """LightGCN (dot product, BPR, 64-d, 3 layers, alpha = 1/(L+1)) on Gowalla, end to end from the raw files.
 
     .venv/bin/python benchmarks/gowalla_lightgcn.py [--data-dir ../shared/data/gowalla] [--epochs 40]
-        [--batch-size 32768] [--lr 0.01] [--lr-decay-to 0.1] [--eval-every 2] [--time-limit 900]
+        [--batch-size 32768] [--negatives 4] [--lr 0.05] [--lr-decay-to 0.1] [--eval-every 2] [--time-limit 900]
 
 Trains with :func:`lsec.train.bpr.train_bpr` (large batches, one full-graph propagation per step), evaluates
 with the full-sort protocol every ``--eval-every`` epochs, and prints one JSON object per evaluation and a
@@ -34,8 +34,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(DEFAULT_DIR))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32768)
-    parser.add_argument("--negatives", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--negatives", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--lr-decay-to", type=float, default=0.1)
     parser.add_argument("--reg", type=float, default=1e-4)
     parser.add_argument("--eval-every", type=int, default=2)

@@ -62,7 +62,9 @@ def test_training_learns_the_clusters_and_is_reproducible():
     def run() -> tuple[dict[str, float], LightGCN]:
         torch.manual_seed(0)
         model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
-        history = train_bpr(model, adj, u, i, BPRConfig(epochs=30, batch_size=64, lr=0.05, seed=1))
+        history = train_bpr(
+            model, adj, u, i, BPRConfig(epochs=30, batch_size=64, lr=0.05, negatives=1, lr_decay_to=1.0, seed=1)
+        )
         assert history.loss[-1] < history.loss[0]
         enc = model.encode({"buy": adj})
         return full_sort_metrics(dot_scores(enc["buy.user"], enc["buy.item"]), train, test, ks=(3,)), model

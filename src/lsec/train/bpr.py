@@ -65,12 +65,12 @@ class BPRConfig:
     """Hyper-parameters of :func:`train_bpr` (defaults: the fast Gowalla recipe of benchmarks/README.md)."""
 
     epochs: int = 40  # passes over the training interactions
-    batch_size: int = 16384  # positives per step (one full-graph propagation each)
-    lr: float = 0.01  # Adam learning rate (scaled up with the batch)
+    batch_size: int = 32768  # positives per step (one full-graph propagation each)
+    lr: float = 0.05  # Adam learning rate (scaled up with the batch)
     reg: float = 1e-4  # L2 weight on the batch's ego embeddings (the paper's 1e-4)
     seed: int = 0
-    negatives: int = 1  # negatives per positive per epoch (each makes one BPR triple)
-    lr_decay_to: float = 1.0  # final lr as a fraction of lr (cosine schedule); 1.0 = constant
+    negatives: int = 4  # negatives per positive per epoch (each makes one BPR triple)
+    lr_decay_to: float = 0.1  # final lr as a fraction of lr (cosine schedule); 1.0 = constant
     show_progress: bool = False
 
 
