@@ -244,7 +244,14 @@ def free_port() -> int:
 
 
 def http_load(
-    artifact: Path, workers: int, clients: int, requests: int, limit_s: float, seed: int, batching: bool = True
+    artifact: Path,
+    workers: int,
+    clients: int,
+    requests: int,
+    limit_s: float,
+    seed: int,
+    batching: bool = True,
+    raw_client: bool = True,
 ) -> dict[str, object]:
     import httpx
 
@@ -275,7 +282,10 @@ def http_load(
             for u in user_ids[:20]:
                 warm.get(f"/v1/users/{u}/items", params={"k": 50})
         cpu_before = process_tree_cpu_seconds(server.pid)
-        wall = asyncio.run(drive(base, user_ids, clients, limit_s, latencies, errors))
+        client_before = time.process_time()
+        driver = drive_raw if raw_client else drive
+        wall = asyncio.run(driver(base, user_ids, clients, limit_s, latencies, errors))
+        client_cpu = time.process_time() - client_before
         server_cpu = process_tree_cpu_seconds(server.pid) - cpu_before
         alive = httpx.get(f"{base}/healthz").status_code == 200
     finally:
@@ -289,12 +299,14 @@ def http_load(
         "workers": workers,
         "batching": batching,
         "clients": clients,
+        "client": "raw asyncio sockets (HTTP/1.1 keep-alive)" if raw_client else "httpx.AsyncClient",
         "requests_ok": done,
         "errors": errors,
         "wall_s": wall,
         "throughput_rps": done / wall,
         "server_cpu_s": server_cpu,
         "server_cpu_ms_per_request": server_cpu / max(done, 1) * 1e3,
+        "client_cpu_ms_per_request": client_cpu / max(done, 1) * 1e3,
         "capacity_rps_if_2_free_cores": 2 / (server_cpu / max(done, 1)) if done and server_cpu else None,
         "latency": percentiles(latencies) if latencies else {},
         "alive_after": alive,
@@ -333,6 +345,43 @@ async def drive(
         return time.perf_counter() - t0
 
 
+async def drive_raw(
+    base: str, user_ids: list[str], clients: int, limit_s: float, latencies: list[float], errors: dict[str, int]
+) -> float:
+    """Like :func:`drive` with a minimal HTTP/1.1 keep-alive client on raw asyncio streams: httpx costs about as
+    much CPU per request as the server, and the load generator shares the 2 cores with it."""
+    host, port = base.removeprefix("http://").split(":")
+    next_index = iter(range(len(user_ids)))
+    stop_at = time.monotonic() + limit_s
+
+    async def one_client() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for i in next_index:
+                if time.monotonic() > stop_at:
+                    return
+                t0 = time.perf_counter()
+                writer.write(f"GET /v1/users/{user_ids[i]}/items?k=50 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                status = int(lines[0].split()[1])
+                length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length:"))
+                body = await reader.readexactly(length)
+                ok = status == 200 and len(json.loads(body)["recommendations"]) == 50
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors[f"status {status}"] = errors.get(f"status {status}", 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as err:
+            errors[type(err).__name__] = errors.get(type(err).__name__, 0) + 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifact", type=Path, default=Path("/tmp/lsec-large-artifact"))
@@ -344,6 +393,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--only-http", action="store_true", help="skip the in-process measurements")
+    parser.add_argument("--httpx-client", action="store_true", help="load with httpx.AsyncClient (heavier client)")
     parser.add_argument("--compare-batching", action="store_true", help="also run each HTTP load without batching")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "serve_latency.json")
     args = parser.parse_args()
@@ -360,7 +411,7 @@ def main() -> None:
         * 4
     )
     runs = []
-    for r in range(args.repeats):
+    for r in range(0 if args.only_http else args.repeats):
         bandwidth = copy_bandwidth(table_bytes)
         measured = in_process(args.artifact, args.calls, seed=r)
         floor_ms = table_bytes / (bandwidth["bandwidth_gb_s"] * 1e9) * 1e3
@@ -375,6 +426,8 @@ def main() -> None:
         )
 
     def med(path: list[str]) -> float:
+        if not runs:
+            return float("nan")
         values = []
         for run in runs:
             x: object = run
@@ -419,6 +472,7 @@ def main() -> None:
                     args.time_limit,
                     seed=workers,
                     batching=batching,
+                    raw_client=not args.httpx_client,
                 )
                 http.append(result)
                 print(
