@@ -12,8 +12,10 @@ What it measures (figures go to benchmarks/results/serve_latency.json and the RE
    wall and process CPU time (all threads), with the fused numba kernel (the default) and, as the in-run
    anchor, the numpy path; each kernel alone (numba on 2 threads and on 1); batches of 8 and 64 users per
    call (one pass over the table per batch); the same pass in torch (no autograd); fold-in requests.
-4. HTTP on loopback: ``lsec serve`` in a subprocess on 127.0.0.1, 32 concurrent httpx clients (asyncio), a
-   bounded number of requests and a time limit; throughput, p50 / p99 and errors.
+4. HTTP on loopback: ``lsec serve`` in a subprocess on 127.0.0.1, 32 concurrent keep-alive clients (raw asyncio
+   streams by default: httpx cost as much CPU per request as the server, on the same 2 cores; ``--httpx-client``
+   to use it), a bounded number of requests and a time limit; throughput, p50 / p99, errors, server and
+   client CPU per request.
 
 Usage::
 

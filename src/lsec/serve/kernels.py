@@ -17,7 +17,8 @@ The arithmetic is float32; the summation order differs from numpy's (LLVM may re
 sum), so scores agree up to float32 rounding and the selected ids are exactly those of the numpy path
 whenever the scores are tie-free at that precision.
 
-numba is imported on first use (:func:`available`); compiled code is cached on disk (``NUMBA_CACHE_DIR``
+Threads per launch: numba's default (all cores), or ``LSEC_KERNEL_THREADS`` (``lsec serve --workers N`` sets
+``cores // N``), or :func:`set_threads`. numba is imported on first use (:func:`available`); compiled code is cached on disk (``NUMBA_CACHE_DIR``
 or a per-user folder under the temp dir when the package folder is read-only) and, if even that fails,
 compiled in memory. Without numba, :class:`~lsec.serve.recommender.Recommender` uses the numpy path.
 """
@@ -104,6 +105,11 @@ def _load() -> dict[str, Any] | None:
             _failed = f"numba kernels failed to load ({type(err).__name__}: {err})"
             return None
         _kernels = {"topk": nk.topk, "modes": (nk.DOT, nk.MLP1, nk.MLP_DEEP)}
+        threads = os.environ.get("LSEC_KERNEL_THREADS", "")
+        if threads.isdigit() and int(threads) > 0:  # e.g. 1 on a busy machine, cores // workers under uvicorn
+            import numba
+
+            numba.set_num_threads(min(int(threads), int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
         return _kernels
 
 
