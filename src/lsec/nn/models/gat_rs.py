@@ -8,37 +8,10 @@ shapes and init).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from lsec.nn.models.lsec_gnn import LSECGNN
+from lsec.nn.models.lsec_gnn import BuyGraphGNN
 
 
-class GATRS(LSECGNN):
-    """Graph attention on the buy graph with a concat + MLP scorer (see :class:`~lsec.nn.models.lsec_gnn.LSECGNN`).
+class GATRS(BuyGraphGNN):
+    """Graph attention on the buy graph with a concat + MLP scorer (see :class:`~lsec.nn.models.lsec_gnn.BuyGraphGNN`)."""
 
-    Shapes:
-        encode -> {"buy.user": (num_users, layer_dims[-1]), "buy.item": (num_items, layer_dims[-1])}
-    """
-
-    def __init__(
-        self,
-        num_users: int,
-        num_items: int,
-        *,
-        embedding_dim: int = 200,
-        layer_dims: Sequence[int] = (128, 64),
-        scorer_hidden: Sequence[int] = (128,),
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            num_users,
-            num_items,
-            0,
-            aggregator="gat",
-            embedding_dim=embedding_dim,
-            layer_dims=layer_dims,
-            relations=("buy",),
-            tasks=("buy",),
-            scorer_hidden=scorer_hidden,
-            dropout=dropout,
-        )
+    aggregator_name = "gat"

@@ -234,3 +234,39 @@ class LSECGNN(RecommenderModel):
 
 def _target_type(task: str) -> str:
     return "item" if task == "buy" else "streamer"
+
+
+class BuyGraphGNN(LSECGNN):
+    """LSEC-GNN restricted to the buy graph and the buy task: the graph baselines of Table 3.
+
+    Subclasses name their ``aggregator``; everything else (parameter names, shapes, init) is LSEC-GNN's, so a
+    baseline and the matching LSEC-GNN ablation row are the same model by construction.
+
+    Shapes:
+        encode -> {"buy.user": (num_users, layer_dims[-1]), "buy.item": (num_items, layer_dims[-1])}
+    """
+
+    aggregator_name: str = "gcn"
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        *,
+        embedding_dim: int = 200,
+        layer_dims: Sequence[int] = (128, 64),
+        scorer_hidden: Sequence[int] = (128,),
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            num_users,
+            num_items,
+            0,
+            aggregator=self.aggregator_name,
+            embedding_dim=embedding_dim,
+            layer_dims=layer_dims,
+            relations=("buy",),
+            tasks=("buy",),
+            scorer_hidden=scorer_hidden,
+            dropout=dropout,
+        )
