@@ -4,9 +4,6 @@ import pytest
 import torch
 
 from tests.train.checkerboard import write_checkerboard_dataset
-from tests.train.standins import ensure_ranking_metrics
-
-ensure_ranking_metrics()
 
 
 @pytest.fixture(autouse=True)

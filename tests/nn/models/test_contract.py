@@ -16,10 +16,8 @@ from lsec.evaluate.protocols import score_pairs
 from lsec.train.runs import build_graphs, uses_self_loops
 from lsec.train.trainer import Trainer
 from tests.train.checkerboard import checkerboard, checkerboard_split
-from tests.train.standins import ensure_ranking_metrics
 
 registry = pytest.importorskip("lsec.nn.models.registry")
-ensure_ranking_metrics()
 
 SMALL = {"embedding_dim": 32}  # keeps every model to a few seconds; other hyper-parameters stay the slides'
 
