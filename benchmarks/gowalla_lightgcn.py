@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32768)
     parser.add_argument("--negatives", type=int, default=4)
+    parser.add_argument(
+        "--shared-negatives", type=int, default=0, help="M > 0: one pool of M negatives per step shared by the batch"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--lr-decay-to", type=float, default=0.1)
     parser.add_argument("--reg", type=float, default=1e-4)
@@ -44,6 +48,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "gowalla_lightgcn.json"))
     args = parser.parse_args()
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     clock = Clock()
     split, train, test = load_gowalla(args.data_dir)
     adjacency = bipartite_adjacency(split.train_users, split.train_items, split.num_users, split.num_items)
@@ -57,6 +63,7 @@ def main() -> None:
         reg=args.reg,
         seed=args.seed,
         negatives=args.negatives,
+        shared_negatives=args.shared_negatives,
         lr_decay_to=args.lr_decay_to,
     )
     train_clock = Clock()

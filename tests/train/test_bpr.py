@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 
 from lsec.evaluate.full_sort import dot_scores, full_sort_metrics
 from lsec.graph.adjacency import bipartite_adjacency
 from lsec.nn.models.lightgcn import LightGCN
-from lsec.train.bpr import BPRConfig, NegativeSampler, bpr_gradient, bpr_loss, train_bpr
+from lsec.train.bpr import BPRConfig, NegativeSampler, bpr_gradient, bpr_gradient_shared, bpr_loss, train_bpr
 
 
 def clustered(num_clusters=4, users_per=10, items_per=8, seed=0):
@@ -40,6 +41,74 @@ def test_manual_gradient_equals_autograd():
     reference.backward()
     torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
+
+
+def test_manual_gradient_with_several_negatives_equals_autograd():
+    nu, ni, u, i, _, _ = clustered()
+    adj = bipartite_adjacency(u, i, nu, ni)
+    torch.manual_seed(1)
+    model = LightGCN(nu, ni, embedding_dim=8, num_layers=2)
+    rng = np.random.default_rng(1)
+    j = NegativeSampler(u, i, ni).sample(np.tile(u, 3), rng).reshape(3, -1).T.copy()  # (B, 3)
+    tu, ti, tj = (torch.from_numpy(a) for a in (u, i, j))
+    loss, grad = bpr_gradient(model, adj, tu, ti, tj, reg=1e-2, chunk_size=16)
+    reference = bpr_loss(model, model.propagate(adj), tu, ti, tj, reg=1e-2)
+    reference.backward()
+    # the (B, K) form is K flat triples per positive: same loss as the flattened call
+    flat = bpr_loss(model, model.propagate(adj), tu.repeat(3), ti.repeat(3), tj.t().reshape(-1), reg=1e-2)
+    torch.testing.assert_close(flat, reference)
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
+
+
+def test_shared_pool_gradient_equals_autograd_over_its_triples():
+    nu, ni, u, i, _, _ = clustered()
+    adj = bipartite_adjacency(u, i, nu, ni)
+    torch.manual_seed(2)
+    model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
+    pool, valid = NegativeSampler(u, i, ni).shared_pool(u, 12, np.random.default_rng(2))
+    assert valid.shape == (len(u), 12) and 0 < (~valid).sum() < valid.size  # some pool items are positives
+    tu, ti, tp, tv = (torch.from_numpy(a) for a in (u, i, pool, valid))
+    loss, grad = bpr_gradient_shared(model, adj, tu, ti, tp, tv, reg=1e-2, chunk_size=9)
+    rows, slots = np.nonzero(valid)  # the explicit triples (u_b, i_b, pool_m) with valid[b, m]
+    reference = bpr_loss(model, model.propagate(adj), tu[rows], ti[rows], torch.from_numpy(pool[slots]), reg=1e-2)
+    reference.backward()
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
+
+
+def test_shared_pool_marks_exactly_the_known_positives():
+    nu, ni, u, i, _, _ = clustered()
+    sampler = NegativeSampler(u, i, ni)
+    batch = np.array([0, 3, 3, 17, 39])
+    pool, valid = sampler.shared_pool(batch, 20, np.random.default_rng(5))
+    assert len(np.unique(pool)) == 20
+    known = {(int(a), int(b)) for a, b in zip(u, i)}
+    naive = np.array([[(int(b), int(p)) not in known for p in pool] for b in batch])
+    np.testing.assert_array_equal(valid, naive)
+
+
+def test_shared_pool_training_learns_the_clusters():
+    nu, ni, u, i, tu, ti = clustered()
+    adj = bipartite_adjacency(u, i, nu, ni)
+    train = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(nu, ni))
+    test = sp.csr_matrix((np.ones(len(tu)), (tu, ti)), shape=(nu, ni))
+    torch.manual_seed(0)
+    model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
+    config = BPRConfig(epochs=30, batch_size=64, lr=0.05, shared_negatives=16, lr_decay_to=1.0, seed=1)
+    history = train_bpr(model, adj, u, i, config)
+    assert history.loss[-1] < history.loss[0]
+    enc = model.encode({"buy": adj})
+    assert full_sort_metrics(dot_scores(enc["buy.user"], enc["buy.item"]), train, test, ks=(3,))["recall@3"] > 0.9
+
+
+def test_negatives_of_the_wrong_shape_are_refused():
+    nu, ni, u, i, _, _ = clustered()
+    model = LightGCN(nu, ni, embedding_dim=8, num_layers=1)
+    adj = bipartite_adjacency(u, i, nu, ni)
+    tu, ti = torch.from_numpy(u), torch.from_numpy(i)
+    with pytest.raises(ValueError, match=r"shape \(B,\) or \(B, K\)"):
+        bpr_gradient(model, adj, tu, ti, torch.zeros(len(u) + 1, dtype=torch.long), reg=0.0)
 
 
 def test_negatives_never_positive_and_seeded():

@@ -1,16 +1,18 @@
 """Fast BPR training for dot-product graph models (LightGCN on Gowalla-sized graphs on a CPU).
 
 One epoch is one pass over the training interactions in a seeded random order, cut into batches; each
-positive ``(u, i)`` gets one negative item drawn uniformly among the items ``u`` has not interacted with
-(vectorised rejection sampling against the sorted ``(user, item)`` keys). Each step propagates the whole
-graph once and takes the BPR loss with the paper's L2 term on the batch's ego embeddings::
+positive ``(u, i)`` gets ``K`` negative items drawn uniformly among the items ``u`` has not interacted with
+(vectorised rejection sampling against the sorted ``(user, item)`` keys), and each negative makes one BPR
+triple. Each step propagates the whole graph once and takes the mean BPR loss over the ``B K`` triples with
+the paper's L2 term on the triples' ego embeddings::
 
-    loss = mean_b softplus(-(s(u, i) - s(u, j))) + reg * 0.5 * (|e_u|^2 + |e_i|^2 + |e_j|^2) / B
+    loss = mean_{b,k} softplus(-(s(u_b, i_b) - s(u_b, j_bk))) + reg * 0.5 * sum_{b,k} (|e_u|^2 + |e_i|^2 + |e_j|^2) / (B K)
 
-What makes it fast is the step count, not a different model: large batches (tens of thousands of
-triples) with a proportionally larger Adam learning rate need ~50-100x fewer full-graph propagations
-per epoch than the usual batch of 2048, and each propagation's backward costs one sparse product
-(:func:`lsec.graph.adjacency.propagate`).
+What makes it fast is the step count and the step cost, not a different model: large batches (tens of
+thousands of positives) with a proportionally larger Adam learning rate need ~50-100x fewer full-graph
+propagations per epoch than the usual batch of 2048; each propagation's backward costs one sparse product
+(:func:`lsec.graph.adjacency.propagate`), and the batch's gradient is gathered and scattered once per
+positive rather than once per triple (:func:`bpr_gradient`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,30 @@ class NegativeSampler:
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         return self.keys[at] == keys
 
+    def shared_pool(self, users: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A pool of ``size`` distinct items drawn uniformly, shared as negatives by every user of a batch.
+
+        Returns:
+            pool: (M,) item indices;  valid: (B, M) bool, False where the item is a known positive of the user
+            (those pairs are left out of the loss, so a negative is never a known positive).
+        """
+        size = min(int(size), self.num_items)
+        pool = rng.choice(self.num_items, size, replace=False)
+        slot = np.full(self.num_items, -1, np.int64)
+        slot[pool] = np.arange(size)
+        users = np.asarray(users, np.int64)
+        starts = np.searchsorted(self.keys, users * self.num_items)
+        ends = np.searchsorted(self.keys, (users + 1) * self.num_items)
+        lengths = ends - starts
+        row = np.repeat(np.arange(len(users)), lengths)  # one entry per (batch row, known positive)
+        position = (
+            np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+        )
+        hit = slot[self.keys[position] % self.num_items]  # pool slot of each known positive, -1 if not drawn
+        valid = np.ones((len(users), size), dtype=bool)
+        valid[row[hit >= 0], hit[hit >= 0]] = False
+        return pool, valid
+
     def sample(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(B,) negative items for ``users``."""
         negatives = rng.integers(0, self.num_items, len(users))
@@ -69,7 +95,8 @@ class BPRConfig:
     lr: float = 0.05  # Adam learning rate (scaled up with the batch)
     reg: float = 1e-4  # L2 weight on the batch's ego embeddings (the paper's 1e-4)
     seed: int = 0
-    negatives: int = 4  # negatives per positive per epoch (each makes one BPR triple)
+    negatives: int = 4  # K: negatives per positive per step (each makes one BPR triple)
+    shared_negatives: int = 0  # M > 0: one pool of M uniform negatives per step shared by the batch (K unused)
     lr_decay_to: float = 0.1  # final lr as a fraction of lr (cosine schedule); 1.0 = constant
     show_progress: bool = False
 
@@ -83,6 +110,18 @@ class BPRHistory:
     evaluations: list[dict[str, float]] = field(default_factory=list)
 
 
+def _as_matrix(negatives: torch.Tensor, batch: int) -> torch.Tensor:
+    """Negatives as a (B, K) matrix; a flat (B,) vector is one negative per positive."""
+    if negatives.dim() == 1:
+        negatives = negatives.unsqueeze(1)
+    if negatives.dim() != 2 or negatives.shape[0] != batch:
+        raise ValueError(
+            f"BPR negatives must have shape (B,) or (B, K) with B = {batch} positives. "
+            f"Got shape {tuple(negatives.shape)} instead."
+        )
+    return negatives
+
+
 def bpr_loss(
     model: LightGCN,
     final: torch.Tensor,
@@ -91,12 +130,25 @@ def bpr_loss(
     negatives: torch.Tensor,
     reg: float,
 ) -> torch.Tensor:
-    """BPR loss plus the L2 term on ego embeddings. ``final`` is (N, d), users first."""
-    rows = torch.cat([users, positives + model.num_users, negatives + model.num_users])  # (3B,)
-    batch = len(users)
-    picked = final[rows].view(3, batch, -1)  # one gather (and one scatter in the backward)
-    margin = (picked[0] * (picked[1] - picked[2])).sum(-1)  # (B,)
-    l2 = 0.5 * model.ego()[rows].square().sum() / batch
+    """BPR loss plus the L2 term on ego embeddings, through autograd (the reference for :func:`bpr_gradient`).
+
+    Every positive ``(u, i)`` makes one triple with each of its ``K`` negatives; the loss is the mean over the
+    ``B * K`` triples, and each triple adds its three ego rows to the L2 term::
+
+        loss = mean_{b,k} softplus(-(s(u_b, i_b) - s(u_b, j_bk))) + reg * 0.5 * sum_{b,k} (|e_u|^2 + |e_i|^2 + |e_j|^2) / (B K)
+
+    Shapes:
+        final: (N, d), users first;  users, positives: (B,);  negatives: (B,) or (B, K)
+    """
+    negatives = _as_matrix(negatives, len(users))
+    k = negatives.shape[1]
+    users, positives = users.repeat(k), positives.repeat(k)  # triple t = k * B + b
+    negatives = negatives.t().reshape(-1)
+    rows = torch.cat([users, positives + model.num_users, negatives + model.num_users])  # (3BK,)
+    triples = len(users)
+    picked = final[rows].view(3, triples, -1)
+    margin = (picked[0] * (picked[1] - picked[2])).sum(-1)  # (BK,)
+    l2 = 0.5 * model.ego()[rows].square().sum() / triples
     return F.softplus(-margin).mean() + reg * l2
 
 
@@ -108,40 +160,124 @@ def bpr_gradient(
     negatives: torch.Tensor,
     reg: float,
     *,
-    chunk_size: int = 131072,
+    chunk_size: int = 65536,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Loss value and its gradient with respect to the ego table, without autograd.
+    """Loss value of :func:`bpr_loss` and its gradient with respect to the ego table, without autograd.
 
-    Same value and gradient as ``bpr_loss(model, model.propagate(adjacency), ...)`` (tested). The chain
-    rule is written out: the layer combination ``P = sum_l Â^l / (L + 1)`` is symmetric, so the gradient
-    reaching the ego table is ``P @ G`` where ``G`` is the (N, d) gradient on the final embeddings; this
-    avoids autograd's bookkeeping and the sort-based scatter of indexing. Triples are processed in chunks
-    of ``chunk_size`` after one propagation, so memory stays bounded for very large batches.
+    The chain rule is written out. With ``final = P @ ego`` and ``P = sum_l Â^l / (L + 1)`` symmetric, the
+    gradient reaching the ego table is ``P @ G``, ``G`` being the (N, d) gradient on the final embeddings.
+    ``G`` is built per positive, not per triple: with ``c_bk = sigmoid(-margin_bk) / (B K)``::
+
+        G[u_b]  += sum_k c_bk (e_j_bk - e_i_b)      G[i_b] -= (sum_k c_bk) e_u_b      G[j_bk] += c_bk e_u_b
+
+    so a step gathers and scatters ``(2 + K) B`` rows instead of ``3 B K``. The L2 term needs no scatter:
+    its gradient is ``reg * w_n * ego_n / (B K)`` where ``w_n`` counts the triples that use node ``n``.
+    Positives are processed in chunks of ``chunk_size`` after one propagation (bounded memory).
+
+    Shapes:
+        users, positives: (B,);  negatives: (B,) or (B, K)
 
     Returns:
         (loss scalar, (N, d) gradient).
     """
+    negatives = _as_matrix(negatives, len(users))
+    batch, k = negatives.shape
+    triples = batch * k
+    offset = model.num_users
     with torch.no_grad():
         ego = model.ego()
         final = _combine_layers(adjacency, ego, model.num_layers)
-        batch = len(users)
         grad_final = torch.zeros_like(ego)  # dL/dfinal
-        grad_l2 = torch.zeros_like(ego)  # the L2 term acts on the ego table directly
         loss = torch.zeros(())
-        offset = model.num_users
+        for first in range(0, batch, chunk_size):
+            u = users[first : first + chunk_size]
+            i = positives[first : first + chunk_size] + offset
+            j = negatives[first : first + chunk_size] + offset  # (b, K)
+            size = len(u)
+            e_u, e_i = final.index_select(0, u), final.index_select(0, i)  # (b, d)
+            e_j = final.index_select(0, j.reshape(-1)).view(size, k, -1)  # (b, K, d)
+            margin = (e_u * e_i).sum(-1, keepdim=True) - torch.bmm(e_j, e_u.unsqueeze(-1)).squeeze(-1)  # (b, K)
+            loss += F.softplus(-margin).sum() / triples
+            coef = torch.sigmoid(-margin).div_(triples)  # -dL/dmargin, (b, K)
+            total = coef.sum(1, keepdim=True)  # (b, 1)
+            grad_u = torch.bmm(coef.unsqueeze(1), e_j).squeeze(1).sub_(total * e_i)  # (b, d)
+            grad_final.index_add_(0, u, grad_u)
+            grad_final.index_add_(0, i, total * e_u, alpha=-1.0)
+            grad_final.index_add_(0, j.reshape(-1), (coef.unsqueeze(-1) * e_u.unsqueeze(1)).view(size * k, -1))
+        uses = (
+            torch.bincount(users, minlength=len(ego)).mul_(k)
+            + torch.bincount(positives + offset, minlength=len(ego)).mul_(k)
+            + torch.bincount(negatives.reshape(-1) + offset, minlength=len(ego))
+        ).to(ego.dtype)  # (N,) triples using each node
+        loss += reg * 0.5 * (uses * ego.square().sum(1)).sum() / triples
+        grad = _combine_layers(adjacency, grad_final, model.num_layers)
+        grad.addcmul_(uses.unsqueeze(1), ego, value=reg / triples)
+    return loss, grad
+
+
+def bpr_gradient_shared(
+    model: LightGCN,
+    adjacency: BipartiteAdjacency,
+    users: torch.Tensor,
+    positives: torch.Tensor,
+    pool: torch.Tensor,
+    valid: torch.Tensor,
+    reg: float,
+    *,
+    chunk_size: int = 8192,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BPR loss and ego-table gradient with one pool of negatives shared by the whole batch.
+
+    Every positive ``(u_b, i_b)`` makes a triple with every pool item ``j_m`` where ``valid[b, m]`` (the item is
+    not a known positive of ``u_b``); with ``T`` valid triples the loss is the same mean BPR + L2 as
+    :func:`bpr_loss`, over those triples. Uniform pool draws keep the expected loss that of uniform negatives;
+    sharing them turns the scores into one ``(B, d) @ (d, M)`` product, so a step can afford ``M`` in the
+    thousands for little more than its propagation. The gradient on the final embeddings, with
+    ``c_bm = valid_bm sigmoid(-margin_bm) / T``::
+
+        G[u_b] += sum_m c_bm (e_j_m - e_i_b)     G[i_b] -= (sum_m c_bm) e_u_b     G[j_m] += sum_b c_bm e_u_b
+
+    Shapes:
+        users, positives: (B,);  pool: (M,) item indices;  valid: (B, M) bool
+
+    Returns:
+        (loss scalar, (N, d) gradient).
+    """
+    batch, size = valid.shape
+    offset = model.num_users
+    weight = valid.to(torch.float32)  # (B, M)
+    triples = float(weight.sum())
+    if triples == 0:
+        raise ValueError("bpr_gradient_shared got no valid (positive, negative) pair: every pool item is a positive.")
+    per_row = weight.sum(1)  # (B,) triples of each positive
+    with torch.no_grad():
+        ego = model.ego()
+        final = _combine_layers(adjacency, ego, model.num_layers)
+        e_pool = final.index_select(0, pool + offset)  # (M, d)
+        grad_pool = torch.zeros_like(e_pool)
+        grad_u = torch.empty(batch, ego.shape[1])
+        grad_i = torch.empty(batch, ego.shape[1])
+        loss = torch.zeros(())
         for first in range(0, batch, chunk_size):
             part = slice(first, first + chunk_size)
-            size = len(users[part])
-            rows = torch.cat([users[part], positives[part] + offset, negatives[part] + offset])  # (3b,)
-            picked = final.index_select(0, rows).view(3, size, -1)  # (3, b, d)
-            e_u, e_i, e_j = picked[0], picked[1], picked[2]
-            margin = (e_u * (e_i - e_j)).sum(-1)  # (b,)
-            ego_rows = ego.index_select(0, rows)  # (3b, d)
-            loss += (F.softplus(-margin).sum() + reg * 0.5 * ego_rows.square().sum()) / batch
-            coef = (torch.sigmoid(-margin) / batch).unsqueeze(1)  # -dL/dmargin, (b, 1)
-            grad_final.index_add_(0, rows, torch.cat([coef * (e_j - e_i), -coef * e_u, coef * e_u]))
-            grad_l2.index_add_(0, rows, ego_rows, alpha=reg / batch)
-        grad = _combine_layers(adjacency, grad_final, model.num_layers).add_(grad_l2)
+            e_u = final.index_select(0, users[part])  # (b, d)
+            e_i = final.index_select(0, positives[part] + offset)  # (b, d)
+            margin = (e_u * e_i).sum(-1, keepdim=True) - e_u @ e_pool.T  # (b, M)
+            w = weight[part]
+            loss += (F.softplus(-margin) * w).sum() / triples
+            coef = torch.sigmoid(-margin).mul_(w).div_(triples)  # -dL/dmargin, (b, M)
+            total = coef.sum(1, keepdim=True)  # (b, 1)
+            grad_u[part] = (coef @ e_pool).sub_(total * e_i)
+            grad_i[part] = -total * e_u
+            grad_pool.addmm_(coef.T, e_u)
+        grad_final = torch.zeros_like(ego)
+        rows = torch.cat([users, positives + offset, pool + offset])
+        grad_final.index_add_(0, rows, torch.cat([grad_u, grad_i, grad_pool]))
+        uses = torch.zeros(len(ego))  # (N,) triples using each node
+        uses.index_add_(0, rows, torch.cat([per_row, per_row, weight.sum(0)]))
+        loss += reg * 0.5 * (uses * ego.square().sum(1)).sum() / triples
+        grad = _combine_layers(adjacency, grad_final, model.num_layers)
+        grad.addcmul_(uses.unsqueeze(1), ego, value=reg / triples)
     return loss, grad
 
 
@@ -193,12 +329,24 @@ def train_bpr(
             range(0, len(order), config.batch_size), disable=not config.show_progress, desc=f"epoch {epoch}"
         ):
             batch = order[first : first + config.batch_size]
-            u, i = np.tile(users[batch], config.negatives), np.tile(items[batch], config.negatives)
-            j = sampler.sample(u, rng)
+            u, i = users[batch], items[batch]
             _set_lr(optimizer, config, step, total_steps)
-            loss, grad = bpr_gradient(
-                model, adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j), config.reg
-            )
+            if config.shared_negatives > 0:
+                pool, valid = sampler.shared_pool(u, config.shared_negatives, rng)
+                loss, grad = bpr_gradient_shared(
+                    model,
+                    adjacency,
+                    torch.from_numpy(u),
+                    torch.from_numpy(i),
+                    torch.from_numpy(pool),
+                    torch.from_numpy(valid),
+                    config.reg,
+                )
+            else:
+                j = sampler.sample(np.tile(u, config.negatives), rng).reshape(config.negatives, -1).T  # (B, K)
+                loss, grad = bpr_gradient(
+                    model, adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()), config.reg
+                )
             model.embedding.grad = grad
             optimizer.step()
             running += float(loss.detach()) * len(batch)
