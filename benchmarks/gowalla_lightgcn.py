@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument(
         "--shared-negatives", type=int, default=0, help="M > 0: one pool of M negatives per step shared by the batch"
     )
+    parser.add_argument(
+        "--hard-candidates", type=int, default=1, help="C > 1: each negative is the hardest of C uniform draws"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--lr-decay-to", type=float, default=0.1)
@@ -64,6 +67,7 @@ def main() -> None:
         seed=args.seed,
         negatives=args.negatives,
         shared_negatives=args.shared_negatives,
+        hard_candidates=args.hard_candidates,
         lr_decay_to=args.lr_decay_to,
     )
     train_clock = Clock()

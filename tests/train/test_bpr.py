@@ -10,7 +10,7 @@ import torch
 from lsec.evaluate.full_sort import dot_scores, full_sort_metrics
 from lsec.graph.adjacency import bipartite_adjacency
 from lsec.nn.models.lightgcn import LightGCN
-from lsec.train.bpr import BPRConfig, NegativeSampler, bpr_gradient, bpr_gradient_shared, bpr_loss, train_bpr
+from lsec.train.bpr import BPRConfig, NegativeSampler, bpr_gradient, bpr_gradient_shared, bpr_loss, hardest, train_bpr
 
 
 def clustered(num_clusters=4, users_per=10, items_per=8, seed=0):
@@ -77,6 +77,27 @@ def test_shared_pool_gradient_equals_autograd_over_its_triples():
     torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
 
 
+def test_hard_negatives_pick_the_highest_scored_candidate_and_match_autograd():
+    nu, ni, u, i, _, _ = clustered()
+    adj = bipartite_adjacency(u, i, nu, ni)
+    torch.manual_seed(3)
+    model = LightGCN(nu, ni, embedding_dim=8, num_layers=2)
+    rng = np.random.default_rng(3)
+    candidates = NegativeSampler(u, i, ni).sample(np.tile(u, 10), rng).reshape(10, -1).T.reshape(-1, 2, 5)
+    tu, ti, tc = (torch.from_numpy(a.copy()) for a in (u, i, candidates))
+    final = model.propagate(adj).detach()
+    chosen = hardest(final, tu, tc, nu)  # (B, 2)
+    for b in range(len(u)):  # naive: the candidate with the largest dot product
+        for k in range(2):
+            scores = [float(final[u[b]] @ final[nu + c]) for c in candidates[b, k]]
+            assert int(chosen[b, k]) == candidates[b, k, int(np.argmax(scores))]
+    loss, grad = bpr_gradient(model, adj, tu, ti, tc, reg=1e-2)
+    reference = bpr_loss(model, model.propagate(adj), tu, ti, chosen, reg=1e-2)
+    reference.backward()
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
+
+
 def test_shared_pool_marks_exactly_the_known_positives():
     nu, ni, u, i, _, _ = clustered()
     sampler = NegativeSampler(u, i, ni)
@@ -107,7 +128,7 @@ def test_negatives_of_the_wrong_shape_are_refused():
     model = LightGCN(nu, ni, embedding_dim=8, num_layers=1)
     adj = bipartite_adjacency(u, i, nu, ni)
     tu, ti = torch.from_numpy(u), torch.from_numpy(i)
-    with pytest.raises(ValueError, match=r"shape \(B,\) or \(B, K\)"):
+    with pytest.raises(ValueError, match=r"must have shape .* with B = 200 positives"):
         bpr_gradient(model, adj, tu, ti, torch.zeros(len(u) + 1, dtype=torch.long), reg=0.0)
 
 

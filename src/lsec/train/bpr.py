@@ -96,6 +96,7 @@ class BPRConfig:
     reg: float = 1e-4  # L2 weight on the batch's ego embeddings (the paper's 1e-4)
     seed: int = 0
     negatives: int = 4  # K: negatives per positive per step (each makes one BPR triple)
+    hard_candidates: int = 1  # C > 1: each negative is the highest-scored of C uniform draws (dynamic sampling)
     shared_negatives: int = 0  # M > 0: one pool of M uniform negatives per step shared by the batch (K unused)
     lr_decay_to: float = 0.1  # final lr as a fraction of lr (cosine schedule); 1.0 = constant
     show_progress: bool = False
@@ -110,16 +111,35 @@ class BPRHistory:
     evaluations: list[dict[str, float]] = field(default_factory=list)
 
 
-def _as_matrix(negatives: torch.Tensor, batch: int) -> torch.Tensor:
-    """Negatives as a (B, K) matrix; a flat (B,) vector is one negative per positive."""
+def _as_matrix(negatives: torch.Tensor, batch: int, *, candidates: bool = False) -> torch.Tensor:
+    """Negatives as a (B, K) matrix; a flat (B,) vector is one negative per positive.
+
+    With ``candidates=True`` a (B, K, C) tensor is accepted as well (C candidates per negative).
+    """
     if negatives.dim() == 1:
         negatives = negatives.unsqueeze(1)
-    if negatives.dim() != 2 or negatives.shape[0] != batch:
+    shapes = "(B,), (B, K) or (B, K, C)" if candidates else "(B,) or (B, K)"
+    if negatives.dim() not in ((2, 3) if candidates else (2,)) or negatives.shape[0] != batch:
         raise ValueError(
-            f"BPR negatives must have shape (B,) or (B, K) with B = {batch} positives. "
+            f"BPR negatives must have shape {shapes} with B = {batch} positives. "
             f"Got shape {tuple(negatives.shape)} instead."
         )
     return negatives
+
+
+def hardest(final: torch.Tensor, users: torch.Tensor, candidates: torch.Tensor, offset: int) -> torch.Tensor:
+    """Dynamic negative sampling: of each row of ``C`` uniform candidates, the one the model scores highest.
+
+    Scores are the current final embeddings' dot products (no gradient flows through the choice).
+
+    Shapes:
+        final: (N, d);  users: (B,);  candidates: (B, K, C) item indices -> (B, K) item indices
+    """
+    batch, k, c = candidates.shape
+    e_u = final.index_select(0, users)  # (B, d)
+    e_c = final.index_select(0, candidates.reshape(-1) + offset).view(batch, k * c, -1)  # (B, K C, d)
+    scores = torch.bmm(e_c, e_u.unsqueeze(-1)).view(batch, k, c)  # (B, K, C)
+    return candidates.gather(2, scores.argmax(2, keepdim=True)).squeeze(2)
 
 
 def bpr_loss(
@@ -174,19 +194,25 @@ def bpr_gradient(
     its gradient is ``reg * w_n * ego_n / (B K)`` where ``w_n`` counts the triples that use node ``n``.
     Positives are processed in chunks of ``chunk_size`` after one propagation (bounded memory).
 
+    With ``(B, K, C)`` negatives each triple's negative is the hardest of its ``C`` candidates under the
+    current model (:func:`hardest`, dynamic negative sampling); the loss is then BPR on the chosen triples.
+
     Shapes:
-        users, positives: (B,);  negatives: (B,) or (B, K)
+        users, positives: (B,);  negatives: (B,), (B, K) or (B, K, C)
 
     Returns:
         (loss scalar, (N, d) gradient).
     """
-    negatives = _as_matrix(negatives, len(users))
-    batch, k = negatives.shape
-    triples = batch * k
+    negatives = _as_matrix(negatives, len(users), candidates=True)
     offset = model.num_users
     with torch.no_grad():
         ego = model.ego()
         final = _combine_layers(adjacency, ego, model.num_layers)
+        if negatives.dim() == 3:
+            negatives = hardest(final, users, negatives, offset)  # (B, K)
+    batch, k = negatives.shape
+    triples = batch * k
+    with torch.no_grad():
         grad_final = torch.zeros_like(ego)  # dL/dfinal
         loss = torch.zeros(())
         for first in range(0, batch, chunk_size):
@@ -224,7 +250,7 @@ def bpr_gradient_shared(
     valid: torch.Tensor,
     reg: float,
     *,
-    chunk_size: int = 8192,
+    chunk_size: int = 2048,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BPR loss and ego-table gradient with one pool of negatives shared by the whole batch.
 
@@ -245,11 +271,10 @@ def bpr_gradient_shared(
     """
     batch, size = valid.shape
     offset = model.num_users
-    weight = valid.to(torch.float32)  # (B, M)
-    triples = float(weight.sum())
+    triples = float(valid.sum())
     if triples == 0:
         raise ValueError("bpr_gradient_shared got no valid (positive, negative) pair: every pool item is a positive.")
-    per_row = weight.sum(1)  # (B,) triples of each positive
+    scale = valid.to(torch.float32).div_(triples)  # (B, M): 1 / T on valid triples, 0 elsewhere
     with torch.no_grad():
         ego = model.ego()
         final = _combine_layers(adjacency, ego, model.num_layers)
@@ -262,10 +287,10 @@ def bpr_gradient_shared(
             part = slice(first, first + chunk_size)
             e_u = final.index_select(0, users[part])  # (b, d)
             e_i = final.index_select(0, positives[part] + offset)  # (b, d)
-            margin = (e_u * e_i).sum(-1, keepdim=True) - e_u @ e_pool.T  # (b, M)
-            w = weight[part]
-            loss += (F.softplus(-margin) * w).sum() / triples
-            coef = torch.sigmoid(-margin).mul_(w).div_(triples)  # -dL/dmargin, (b, M)
+            minus_margin = (e_u @ e_pool.T).sub_((e_u * e_i).sum(-1, keepdim=True))  # (b, M), s_uj - s_ui
+            w = scale[part]
+            loss += torch.dot(F.softplus(minus_margin).view(-1), w.reshape(-1))
+            coef = torch.sigmoid_(minus_margin).mul_(w)  # -dL/dmargin, (b, M)
             total = coef.sum(1, keepdim=True)  # (b, 1)
             grad_u[part] = (coef @ e_pool).sub_(total * e_i)
             grad_i[part] = -total * e_u
@@ -274,7 +299,8 @@ def bpr_gradient_shared(
         rows = torch.cat([users, positives + offset, pool + offset])
         grad_final.index_add_(0, rows, torch.cat([grad_u, grad_i, grad_pool]))
         uses = torch.zeros(len(ego))  # (N,) triples using each node
-        uses.index_add_(0, rows, torch.cat([per_row, per_row, weight.sum(0)]))
+        per_row = valid.sum(1).to(torch.float32)  # (B,) triples of each positive
+        uses.index_add_(0, rows, torch.cat([per_row, per_row, valid.sum(0).to(torch.float32)]))
         loss += reg * 0.5 * (uses * ego.square().sum(1)).sum() / triples
         grad = _combine_layers(adjacency, grad_final, model.num_layers)
         grad.addcmul_(uses.unsqueeze(1), ego, value=reg / triples)
@@ -343,7 +369,10 @@ def train_bpr(
                     config.reg,
                 )
             else:
-                j = sampler.sample(np.tile(u, config.negatives), rng).reshape(config.negatives, -1).T  # (B, K)
+                draws = config.negatives * max(1, config.hard_candidates)
+                j = sampler.sample(np.tile(u, draws), rng).reshape(draws, -1).T  # (B, K C)
+                if config.hard_candidates > 1:
+                    j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
                 loss, grad = bpr_gradient(
                     model, adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()), config.reg
                 )
