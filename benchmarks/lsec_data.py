@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from lsec.data import store
-from lsec.data.simulate.lsec import simulate_lsec
+from lsec.data.simulate.lsec import DEFAULT_DEGREE_EXPONENT, LsecModel, simulate_lsec
 from lsec.data.split import split_by_time, write_split
 
 
@@ -25,12 +25,32 @@ def main() -> None:
     parser.add_argument("--influence", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--null", choices=["follow", "sell"], default=None)
+    parser.add_argument("--degree-exponent", type=float, default=DEFAULT_DEGREE_EXPONENT)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KNOB=VALUE", help="Override an LsecModel knob (repeatable)."
+    )
     parser.add_argument("--num-candidates", type=int, default=500)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
     started = time.perf_counter()
-    graph = simulate_lsec(args.preset, scale=args.scale, influence=args.influence, seed=args.seed, null=args.null)
+    knobs = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in LsecModel.__dataclass_fields__:
+            parser.error(
+                f"--set {item}: unknown knob {name!r}; expected one of {sorted(LsecModel.__dataclass_fields__)}"
+            )
+        knobs[name] = type(getattr(LsecModel(), name))(value)
+    graph = simulate_lsec(
+        args.preset,
+        scale=args.scale,
+        influence=args.influence,
+        seed=args.seed,
+        null=args.null,
+        model=LsecModel(**knobs),
+        degree_exponent=args.degree_exponent,
+    )
     simulated = time.perf_counter() - started
     store.save(graph, args.out)
     split = write_split(

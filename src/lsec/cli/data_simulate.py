@@ -16,7 +16,7 @@ _SIMULATE_HELP = """Generate a synthetic live-stream e-commerce dataset calibrat
 
 Users, items and streamers get latent topics and heavy-tailed popularity / activity; users follow streamers (interest match and popularity), streamers sell items in live sessions (a pair becomes a sell edge once its sales reach --sales-threshold, weight = sales), and a share --influence of the purchases is made through a followed streamer while it sells the item.
 
-At --scale 1 the node counts equal Tables 1-2 (lsec-small: 29,422 users, 31,630 items, 4,633 streamers; lsec-large: 202,850 / 109,502 / 7,395) and the buy / follow / sell edge counts match them within 1 %. --scale S multiplies node AND edge counts by S, so mean degrees stay those of the tables and densities grow as 1/S.
+At --scale 1 the node counts equal Tables 1-2 (lsec-small: 29,422 users, 31,630 items, 4,633 streamers; lsec-large: 202,850 / 109,502 / 7,395) and the buy / follow / sell edge counts match them within 1 %. --scale S multiplies node counts by S and edge counts by S**(1 + G), G = --degree-exponent (default 0.5): mean degrees are the tables' times S**G (G = 0 keeps the mean degrees, G = 1 the densities).
 
 Timestamps cover 50 days from 2020-12-01 00:00 UTC. --null follow|sell shuffles the streamer endpoint of that relation (degrees kept, information gone): the control for the streamers' influence tests. Same --seed, same dataset.
 
@@ -68,7 +68,9 @@ def format_stats(stats: dict[str, Any], targets: dict[str, int] | None = None) -
 def simulate_command(
     out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
     preset: str = typer.Option("lsec-small", "--preset", help="lsec-small (Table 1) or lsec-large (Table 2)."),
-    scale: float = typer.Option(1.0, "--scale", help="Multiplies node and edge counts, in (0, 4]."),
+    scale: float = typer.Option(
+        1.0, "--scale", help="Multiplies node counts (edges: see --degree-exponent), in (0, 4]."
+    ),
     influence: float = typer.Option(
         0.5, "--influence", help="Share of purchases made through a followed streamer's live session, in [0, 1]."
     ),
@@ -77,6 +79,12 @@ def simulate_command(
         None, "--null", help="Null control: 'follow' or 'sell' shuffles that relation's streamer endpoint."
     ),
     sales_threshold: int = typer.Option(20, "--sales-threshold", help="Minimum sales for a sell edge."),
+    degree_exponent: float = typer.Option(
+        0.5,
+        "--degree-exponent",
+        help="Mean degrees are the tables' times scale**this: 0 keeps the mean degrees (dense at small scales), "
+        "1 keeps the densities. No effect at --scale 1.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
     progress: Optional[bool] = typer.Option(
         None, "--progress/--no-progress", help="Show a progress bar (default: when stderr is a terminal)."
@@ -98,6 +106,7 @@ def simulate_command(
             null=null,
             sales_threshold=sales_threshold,
             progress=_progress(progress),
+            degree_exponent=degree_exponent,
         )
         save(graph, out)
     except LsecError as err:

@@ -11,8 +11,10 @@ Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 U
    every user has a primary and a secondary topic. Item popularity, streamer popularity and user activity
    (buy and follow activity, correlated) are lognormal, which gives heavy-tailed degrees.
 2. **Follow.** Users (picked by follow activity) follow streamers: 85 % of draws inside one of the user's
-   topics (primary 80 %, secondary 20 %), 15 % anywhere, proportional to streamer popularity. Exactly
-   ``follow`` distinct pairs are kept.
+   topics, 15 % anywhere, proportional to streamer popularity. The in-topic draws use the user's **streamer
+   taste** (60 %, ``follow_taste_share``), a topic drawn independently of the shopping topics (the kind of
+   live stream a user likes to watch), otherwise the primary (80 %) or secondary (20 %) shopping topic.
+   Exactly ``follow`` distinct pairs are kept.
 3. **Sell.** Streamers (picked by catalogue capacity) list items, 75 % inside their topic. Each
    (streamer, item) pair is sold in ``n`` live sessions (``n`` geometric, mean 2.5, 1-7 days apart, each
    session 3 h at the streamer's daily hour). Its platform-wide sales count is Poisson with mean
@@ -32,16 +34,24 @@ Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 U
 6. **Null controls.** ``null="follow"`` / ``"sell"`` permutes the streamer endpoint of that relation after
    generation (:func:`lsec.data.simulate.permute.permute_relation`): degrees are kept, information is gone.
 
-**Influence and homophily.** Follows, listings and organic purchases share the latent topics, so the
-three streamers' influence patterns also appear at ``influence=0`` (homophily); the knob changes the
-mechanism (purchases made at a followed streamer's session, of the items it sells most), and the null
-controls are what removes the patterns. Small scales are dense (see below), which dilutes every
-follow -> buy statistic; compare against a degree-preserving rewiring, not against uniform streamers.
+**Influence carries information the buy graph lacks.** Organic purchases come from the shopping topics;
+purchases through streamers come from the catalogues of the followed streamers, which mostly lie in the
+user's streamer taste. So with ``influence > 0`` part of a user's future purchases is in a topic that the
+user's own purchase history shows little or nothing of (nothing at all for a user who has not yet bought
+through a streamer), while the follow graph (most follows are in the taste topic) and the sell graph point
+to it. With ``influence = 0`` the follows still share the shopping topics (40 % of the in-topic draws), so
+the three streamers' influence patterns appear weakly (homophily); the null controls remove them. Compare
+against a degree-preserving rewiring, not against uniform streamers.
 
-**Scaling.** ``scale`` multiplies every node count and every edge count, so mean degrees stay those of
-the table while densities grow as ``1 / scale``. Below about ``scale = 0.014`` (lsec-small) the follow
-table cannot be that dense: edge targets are capped at 90 % of all pairs and ``meta["simulation"]``
-says so.
+**Scaling.** ``scale`` multiplies every node count; edge counts are multiplied by
+``scale ** (1 + degree_exponent)``, so mean degrees are the table's times ``scale ** degree_exponent``.
+``degree_exponent = 0`` keeps the tables' mean degrees (densities grow as ``1 / scale``: at scale 0.05 a
+user follows 24 % of the streamers, and every user is two hops from most items, which drowns the
+follow -> sell -> buy signal); ``1`` keeps the densities, as a uniform node sample of the real graph would
+(but leaves 0.8 purchases per user at scale 0.05). The default, 0.5, is halfway on the log scale: at scale
+0.1 a user makes 4.8 purchases and follows 18 of 463 streamers (3.8 %). At ``scale = 1`` the exponent has no
+effect. Edge targets are capped at 90 % of all pairs (only reachable with ``degree_exponent = 0`` below
+about scale 0.014) and ``meta["simulation"]`` says so.
 """
 
 from __future__ import annotations
@@ -58,12 +68,13 @@ from lsec.data.simulate.permute import permute_relation
 from lsec.data.simulate.sampling import SegmentSampler, categorical, fill_unique_pairs
 from lsec.errors import LsecConfigError
 
-SIMULATOR_VERSION = "1"
+SIMULATOR_VERSION = "2"
 TIME_ORIGIN = 1_606_780_800  # 2020-12-01 00:00:00 UTC
 DAY = 86_400
 NUM_DAYS = 50
 REFERENCE_THRESHOLD = 20  # the threshold of the slides; sales rates are calibrated against it
 MAX_DENSITY = 0.9
+DEFAULT_DEGREE_EXPONENT = 0.5  # mean degrees scale as scale**0.5 (see "Scaling" in the module docstring)
 
 
 @dataclass(frozen=True)
@@ -91,20 +102,21 @@ class LsecModel:
 
     num_topics: int = 16
     topic_concentration: float = 2.0  # Dirichlet parameter of the topic shares
-    item_popularity_sigma: float = 1.3  # lognormal sigma of item popularity
+    item_popularity_sigma: float = 0.8  # lognormal sigma of item popularity
     streamer_popularity_sigma: float = 1.5
     user_activity_sigma: float = 1.0
     follow_in_topic: float = 0.85  # share of follow draws inside the user's topics
     primary_topic_share: float = 0.8  # of in-topic follow draws, share in the primary topic
+    follow_taste_share: float = 0.9  # of in-topic follow draws, share in the user's own streamer-taste topic
     organic_primary: float = 0.60  # organic purchases: primary topic / secondary topic / anywhere
     organic_secondary: float = 0.25
-    sell_in_topic: float = 0.75
+    sell_in_topic: float = 0.9
     listing_item_exponent: float = 0.8  # streamers list items ~ pop_i^this
     sales_streamer_exponent: float = 0.6  # sales rate of a listed pair ~ pop_s^a * pop_i^b * lognormal noise
     sales_item_exponent: float = 0.6
     sales_noise_sigma: float = 0.7
     sales_topic_boost: float = 1.5
-    channel_exponent: float = 1.0  # purchases through follows pick the streamer ~ pop_s^this * affinity
+    channel_exponent: float = 0.5  # purchases through follows pick the streamer ~ pop_s^this * affinity
     channel_affinity_sigma: float = 0.0  # lognormal per-follow affinity: each user has a few favourite streamers
     sell_candidate_ratio: float = 1.6  # listed (streamer, item) pairs per sell edge
     session_hours: int = 3
@@ -121,6 +133,7 @@ def simulate_lsec(
     sales_threshold: int = REFERENCE_THRESHOLD,
     progress: bool = False,
     model: LsecModel | None = None,
+    degree_exponent: float = DEFAULT_DEGREE_EXPONENT,
 ) -> HeteroGraph:
     """Generate an LSEC-like tripartite graph (see the module docstring for the model).
 
@@ -133,12 +146,14 @@ def simulate_lsec(
         sales_threshold: minimum total sales for a (streamer, item) pair to be a sell edge.
         progress: show a tqdm bar over the generation stages.
         model: the generative knobs (default :class:`LsecModel`, the calibrated one).
+        degree_exponent: gamma in [0, 1]; mean degrees are the tables' times ``scale ** gamma`` (0 keeps the
+            mean degrees, 1 keeps the densities; no effect at ``scale = 1``).
 
     Returns:
         HeteroGraph with relations buy (no weight), follow (no weight), sell (weight = sales count),
         node ids ``u0..``, ``i0..``, ``s0..``, ``time_origin`` = 2020-12-01 UTC and ``meta["provenance"]``.
     """
-    target = _check_arguments(preset, scale, influence, seed, null, sales_threshold)
+    target = _check_arguments(preset, scale, influence, seed, null, sales_threshold, degree_exponent)
     model = model or LsecModel()
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     stages = ["nodes", "follow", "sell", "buy", "follow times", "assemble"]
@@ -194,6 +209,7 @@ def simulate_lsec(
                 "seed": int(seed),
                 "null": null,
                 "sales_threshold": int(sales_threshold),
+                "degree_exponent": float(degree_exponent),
             },
             "simulation": {
                 "targets": {k: v for k, v in asdict(target).items() if k != "name"},
@@ -221,7 +237,13 @@ def simulate_lsec(
 
 
 def _check_arguments(
-    preset: str, scale: float, influence: float, seed: int, null: str | None, sales_threshold: int
+    preset: str,
+    scale: float,
+    influence: float,
+    seed: int,
+    null: str | None,
+    sales_threshold: int,
+    degree_exponent: float = DEFAULT_DEGREE_EXPONENT,
 ) -> LsecPreset:
     if preset not in PRESETS:
         raise LsecConfigError(
@@ -247,19 +269,25 @@ def _check_arguments(
         raise LsecConfigError(
             f"The 'sales_threshold' parameter of simulate_lsec must be a positive int. Got {sales_threshold!r} instead."
         )
+    if not (isinstance(degree_exponent, (int, float)) and 0.0 <= degree_exponent <= 1.0):
+        raise LsecConfigError(
+            "The 'degree_exponent' parameter of simulate_lsec must be a number in [0, 1]. "
+            f"Got {degree_exponent!r} instead."
+        )
     full = PRESETS[preset]
 
-    def count(value: int) -> int:
-        return max(1, round(value * scale))
+    def count(value: int, factor: float) -> int:
+        return max(1, round(value * factor))
 
+    edge_factor = scale * scale**degree_exponent
     return LsecPreset(
         preset,
-        count(full.num_users),
-        count(full.num_items),
-        count(full.num_streamers),
-        count(full.num_buy),
-        count(full.num_follow),
-        count(full.num_sell),
+        count(full.num_users, scale),
+        count(full.num_items, scale),
+        count(full.num_streamers, scale),
+        count(full.num_buy, edge_factor),
+        count(full.num_follow, edge_factor),
+        count(full.num_sell, edge_factor),
     )
 
 
@@ -293,6 +321,8 @@ def _latent_nodes(target: LsecPreset, model: LsecModel, rng: np.random.Generator
     nodes["streamer_capacity"] = np.sqrt(nodes["streamer_popularity"]) * np.exp(
         0.5 * rng.standard_normal(target.num_streamers)
     )
+    # Streamer taste: the topic of the live streams a user likes to watch, drawn apart from the shopping topics.
+    nodes["user_taste"] = categorical(rng, share, target.num_users)
     return nodes
 
 
@@ -322,6 +352,7 @@ def _follow_pairs(
         else:
             primary = rng.random(n) < model.primary_topic_share
             topic = np.where(primary, nodes["user_topic"][user], nodes["user_topic2"][user])
+            topic = np.where(rng.random(n) < model.follow_taste_share, nodes["user_taste"][user], topic)
             streamer = _in_topic_or_anywhere(streamers, rng, topic, rng.random(n) >= model.follow_in_topic)
         return {"src": user, "dst": streamer, "ts": np.zeros(n, dtype=np.int64)}
 
