@@ -337,6 +337,8 @@ def _in_topic_or_anywhere(
     return out
 
 
+RATE_SAMPLE = 50_000  # pairs used to solve kappa
+RATE_REFINE_ABOVE = 1_000_000  # with more listed pairs, refine kappa on all of them (the 50k sample is 0.5 % off)
 UNIFORM_AFTER_ROUND = 6  # top-up rounds after this draw uniformly, so dense small-scale targets converge
 
 
@@ -428,20 +430,22 @@ def _listings(
 
 def _solve_rate(base: np.ndarray, target: int, rng: np.random.Generator) -> float:
     """``kappa`` with ``sum_p P(Poisson(kappa * base_p) >= 20) = target`` (bisection on log kappa)."""
-    sample = base if base.shape[0] <= 50_000 else base[rng.choice(base.shape[0], 50_000, replace=False)]
-    goal = target * sample.shape[0] / base.shape[0]
+    sample = base if base.shape[0] <= RATE_SAMPLE else base[rng.choice(base.shape[0], RATE_SAMPLE, replace=False)]
 
-    def expected(log_kappa: float) -> float:
-        return float(pdtrc(REFERENCE_THRESHOLD - 1, np.exp(log_kappa) * sample).sum())
+    def bisect(values: np.ndarray, lo: float, hi: float, steps: int) -> float:
+        goal = target * values.shape[0] / base.shape[0]
+        for _ in range(steps):
+            mid = 0.5 * (lo + hi)
+            if float(pdtrc(REFERENCE_THRESHOLD - 1, np.exp(mid) * values).sum()) < goal:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
 
-    lo, hi = -30.0, 30.0
-    for _ in range(40):
-        mid = 0.5 * (lo + hi)
-        if expected(mid) < goal:
-            lo = mid
-        else:
-            hi = mid
-    return float(np.exp(0.5 * (lo + hi)))
+    log_kappa = bisect(sample, -30.0, 30.0, 40)
+    if base.shape[0] > RATE_REFINE_ABOVE:
+        log_kappa = bisect(base, log_kappa - 0.25, log_kappa + 0.25, 14)
+    return float(np.exp(log_kappa))
 
 
 def _purchases(
