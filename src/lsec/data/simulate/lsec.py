@@ -8,14 +8,15 @@ streamers.
 Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 UTC, 50 days):
 
 1. **Latent interests.** ``K = 16`` topics with Dirichlet shares. Every item and streamer has one topic;
-   every user has a primary and a secondary topic. Item popularity, streamer popularity and user activity
-   (buy and follow activity, correlated) are lognormal, which gives heavy-tailed degrees.
+   every user has a primary and a secondary shopping topic and a streamer-taste topic. Item popularity,
+   streamer popularity and user activity (buy and follow activity, correlated) are lognormal, which gives
+   heavy-tailed degrees.
 2. **Follow.** Users (picked by follow activity) follow streamers: 85 % of draws inside one of the user's
    topics, 15 % anywhere, proportional to streamer popularity. The in-topic draws use the user's **streamer
-   taste** (60 %, ``follow_taste_share``), a topic drawn independently of the shopping topics (the kind of
+   taste** (90 %, ``follow_taste_share``), a topic drawn independently of the shopping topics (the kind of
    live stream a user likes to watch), otherwise the primary (80 %) or secondary (20 %) shopping topic.
    Exactly ``follow`` distinct pairs are kept.
-3. **Sell.** Streamers (picked by catalogue capacity) list items, 75 % inside their topic. Each
+3. **Sell.** Streamers (picked by catalogue capacity) list items, 90 % inside their topic. Each
    (streamer, item) pair is sold in ``n`` live sessions (``n`` geometric, mean 2.5, 1-7 days apart, each
    session 3 h at the streamer's daily hour). Its platform-wide sales count is Poisson with mean
    ``kappa * pop_s^0.6 * pop_i^0.6 * noise * n`` (x1.5 when the topics match). ``kappa`` is solved by
@@ -24,7 +25,7 @@ Generative story (all times in seconds from ``time_origin`` = 2020-12-01 00:00 U
    days; ``ts`` = the moment the running sales total reaches the threshold (sales spread evenly over the
    pair's sessions and uniformly within the session where the threshold is crossed).
 4. **Buy.** A user (picked by buy activity) makes a purchase. With probability ``influence`` it goes
-   through a streamer the user follows (chosen proportional to ``pop_s``): the item is one the
+   through a streamer the user follows (chosen proportional to ``pop_s ** 0.5``): the item is one the
    streamer sells (proportional to the pair's sales) and the time is inside one of the pair's sessions.
    Otherwise the purchase is organic: an item of the user's primary (60 %) or secondary (25 %) topic or
    any item (15 %), proportional to item popularity, at a uniform time. Exactly ``buy`` distinct
@@ -139,7 +140,7 @@ def simulate_lsec(
 
     Args:
         preset: ``"lsec-small"`` or ``"lsec-large"`` (Tables 1 and 2 of the slides).
-        scale: multiplies node and edge counts (mean degrees unchanged).
+        scale: multiplies node counts; edge counts are multiplied by ``scale ** (1 + degree_exponent)``.
         influence: share B in [0, 1] of purchases made through a followed streamer's sale session.
         seed: same seed, same arrays.
         null: ``None``, ``"follow"`` or ``"sell"``: permute that relation's streamer endpoint.
