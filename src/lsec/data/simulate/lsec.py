@@ -40,7 +40,7 @@ purchases through streamers come from the catalogues of the followed streamers, 
 user's streamer taste. So with ``influence > 0`` part of a user's future purchases is in a topic that the
 user's own purchase history shows little or nothing of (nothing at all for a user who has not yet bought
 through a streamer), while the follow graph (most follows are in the taste topic) and the sell graph point
-to it. With ``influence = 0`` the follows still share the shopping topics (40 % of the in-topic draws), so
+to it. With ``influence = 0`` the follows still share the shopping topics (10 % of the in-topic draws), so
 the three streamers' influence patterns appear weakly (homophily); the null controls remove them. Compare
 against a degree-preserving rewiring, not against uniform streamers.
 
