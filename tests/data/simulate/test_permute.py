@@ -93,6 +93,14 @@ def test_cli_simulate_then_permute(tmp_path: Path) -> None:
     graph = load(data)
     assert graph.num_nodes == {"user": 588, "item": 633, "streamer": 93}
     assert graph.meta["provenance"]["seed"] == 4
+    assert len(graph["buy"]) == round(451_441 * 0.02**1.5)  # default degree exponent 0.5
+
+    result = runner.invoke(
+        app,
+        ["data", "simulate", "--scale", "0.02", "--degree-exponent", "0", "--out", str(tmp_path / "dense")],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(load(tmp_path / "dense")["buy"]) == round(451_441 * 0.02)  # the table's mean degrees
 
     result = runner.invoke(
         app, ["data", "permute", str(data), "--relation", "follow", "--seed", "1", "--out", str(null)]
@@ -113,6 +121,8 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'preset' parameter" in result.output
     result = runner.invoke(app, ["data", "simulate", "--scale", "0.02", "--out", str(tmp_path / "d")])
     assert result.exit_code == 2 and "not empty" in result.output
+    result = runner.invoke(app, ["data", "simulate", "--degree-exponent", "2", "--out", str(tmp_path / "e")])
+    assert result.exit_code == 2 and "'degree_exponent' parameter" in result.output and "Got 2.0" in result.output
     result = runner.invoke(
         app, ["data", "permute", str(tmp_path / "d"), "--relation", "gift", "--out", str(tmp_path / "y")]
     )
