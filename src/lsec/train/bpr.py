@@ -374,7 +374,7 @@ def train_bpr(
                 )
             else:
                 draws = config.negatives * max(1, config.hard_candidates)
-                j = sampler.sample(np.tile(u, draws), rng).reshape(draws, -1).T  # (B, K C)
+                j: np.ndarray = sampler.sample(np.tile(u, draws), rng).reshape(draws, -1).T  # (B, K C)
                 if config.hard_candidates > 1:
                     j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
                 loss, grad = bpr_gradient(
