@@ -30,6 +30,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,20 +45,11 @@ from lsec.graph.adjacency import BipartiteAdjacency, propagate
 from lsec.train.runs import build_graphs, build_model, uses_self_loops
 from lsec.train.trainer import Trainer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from propagation_lsec import old_propagate  # noqa: E402  (the foundation's propagate, shared with that benchmark)
+
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE_COMMIT = "f8d379b"  # parent of 678d294, the fast-engine commit
-OLD_MATRICES: dict[int, torch.Tensor] = {}
-
-
-def old_propagate(adjacency: BipartiteAdjacency, x: torch.Tensor) -> torch.Tensor:
-    """The foundation's propagate: ``A @ x`` with int64 CSR indices and autograd's generic sparse backward."""
-    key = id(adjacency.matrix)
-    if key not in OLD_MATRICES:
-        m = adjacency.matrix
-        OLD_MATRICES[key] = torch.sparse_csr_tensor(
-            m.crow_indices().long(), m.col_indices().long(), m.values(), m.shape
-        )
-    return OLD_MATRICES[key] @ x
 
 
 VARIANTS: dict[str, Callable[[BipartiteAdjacency, torch.Tensor], torch.Tensor]] = {
