@@ -107,17 +107,18 @@ def bipartite_adjacency(
         np.divide(1.0, degree, out=inv, where=degree > 0)
         full = sp.diags(inv) @ full
     full = full.tocsr().astype(np.float32)
-    transpose = _to_torch_csr(full.T.tocsr()) if normalization == "left" else None
+    transpose = to_torch_csr(full.T.tocsr()) if normalization == "left" else None
     return BipartiteAdjacency(
-        matrix=_to_torch_csr(full), num_src=num_src, num_dst=num_dst, self_loops=self_loops, transpose=transpose
+        matrix=to_torch_csr(full), num_src=num_src, num_dst=num_dst, self_loops=self_loops, transpose=transpose
     )
 
 
-def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
-    """A scipy CSR matrix as a float32 torch sparse CSR tensor (sorted column indices).
+def to_torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
+    """A scipy sparse matrix as a float32 torch sparse CSR tensor (sorted column indices).
 
     Indices are int32 when they fit: the MKL product converts int64 indices at every call otherwise.
     """
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
     matrix.sort_indices()
     index_dtype = np.int32 if matrix.nnz < 2**31 - 1 and max(matrix.shape) < 2**31 - 1 else np.int64
     with warnings.catch_warnings():  # torch flags sparse CSR as beta at every construction

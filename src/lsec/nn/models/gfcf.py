@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import svds
+
+from lsec.graph.adjacency import to_torch_csr
 
 KERNELS = ("auto", "numba", "scipy")
 
@@ -109,7 +110,7 @@ class GFCF:
             self.normalised_t_ = normalised.T.tocsr()
         vectors = torch.from_numpy(self._top_right_singular_vectors(normalised))  # (I, k)
         left = vectors * torch.from_numpy(self.item_weight_)[:, None]  # D_i^-1/2 V, (I, k)
-        self.query_ = _to_torch_csr(r) @ left  # R D_i^-1/2 V, (U, k)
+        self.query_ = to_torch_csr(r) @ left  # R D_i^-1/2 V, (U, k)
         root = torch.from_numpy(np.sqrt(item_degree).astype(np.float32))
         self.right_ = (vectors * root[:, None]).T.contiguous()  # V^T D_i^1/2, (k, I)
         return self
@@ -216,20 +217,6 @@ def _inverse_sqrt(degree: np.ndarray) -> np.ndarray:
     return out
 
 
-def _to_torch_csr(matrix: sp.csr_matrix) -> torch.Tensor:
-    """float32 torch sparse CSR with int32 indices (MKL's multi-threaded product converts int64 at every call)."""
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    matrix.sort_indices()
-    with warnings.catch_warnings():  # torch flags sparse CSR as beta at every construction
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(matrix.indptr.astype(np.int32)),
-            torch.from_numpy(matrix.indices.astype(np.int32)),
-            torch.from_numpy(matrix.data),
-            size=matrix.shape,
-        )
-
-
 def orthonormal(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(Q, T)`` with ``block = Q T``, ``Q^T Q = I`` and ``T`` upper triangular, by Cholesky QR twice (CholeskyQR2).
 
@@ -264,8 +251,8 @@ def randomized_right_vectors(
     """
     rng = np.random.default_rng(seed)
     width = min(k + oversampling, min(matrix.shape))
-    forward = _to_torch_csr(matrix)  # (n, m)
-    backward = _to_torch_csr(matrix.T.tocsr())  # (m, n)
+    forward = to_torch_csr(matrix)  # (n, m)
+    backward = to_torch_csr(matrix.T.tocsr())  # (m, n)
     omega = torch.from_numpy(rng.standard_normal((matrix.shape[0], width)).astype(np.float32))  # (n, w)
     basis, _ = orthonormal(backward @ omega)  # (m, w)
     for _ in range(power_iterations):
