@@ -38,9 +38,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32768)
     parser.add_argument("--negatives", type=int, default=4)
     parser.add_argument(
-        "--shared-negatives", type=int, default=0, help="M > 0: one pool of M negatives per step shared by the batch"
-    )
-    parser.add_argument(
         "--hard-candidates", type=int, default=8, help="C > 1: each negative is the hardest of C uniform draws"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -68,7 +65,6 @@ def main() -> None:
         reg=args.reg,
         seed=args.seed,
         negatives=args.negatives,
-        shared_negatives=args.shared_negatives,
         hard_candidates=args.hard_candidates,
         lr_decay_to=args.lr_decay_to,
     )

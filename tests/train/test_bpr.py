@@ -10,7 +10,7 @@ import torch
 from lsec.evaluate.full_sort import dot_scores, full_sort_metrics
 from lsec.graph.adjacency import bipartite_adjacency
 from lsec.nn.models.lightgcn import LightGCN
-from lsec.train.bpr import BPRConfig, NegativeSampler, bpr_gradient, bpr_gradient_shared, bpr_loss, hardest, train_bpr
+from lsec.train.bpr import BPRConfig, NegativeSampler, bpr_gradient, bpr_loss, hardest, train_bpr
 
 
 def clustered(num_clusters=4, users_per=10, items_per=8, seed=0):
@@ -28,51 +28,26 @@ def clustered(num_clusters=4, users_per=10, items_per=8, seed=0):
     return num_users, num_items, np.array(train_u), np.array(train_i), np.array(test_u), np.array(test_i)
 
 
-def test_manual_gradient_equals_autograd():
+@pytest.mark.parametrize(
+    ("negatives", "layers", "chunk_size"),
+    [(1, 3, 7), (3, 2, 16)],  # one flat (B,) negative per positive; a (B, 3) matrix; both over several chunks
+)
+def test_manual_gradient_equals_autograd(negatives, layers, chunk_size):
     nu, ni, u, i, _, _ = clustered()
     adj = bipartite_adjacency(u, i, nu, ni)
-    torch.manual_seed(0)
-    model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
-    rng = np.random.default_rng(0)
-    j = NegativeSampler(u, i, ni).sample(u, rng)
+    torch.manual_seed(negatives)
+    model = LightGCN(nu, ni, embedding_dim=8, num_layers=layers)
+    drawn = NegativeSampler(u, i, ni).sample(np.tile(u, negatives), np.random.default_rng(negatives))
+    j = drawn if negatives == 1 else drawn.reshape(negatives, -1).T.copy()  # (B,) or (B, K)
     tu, ti, tj = (torch.from_numpy(a) for a in (u, i, j))
-    loss, grad = bpr_gradient(model, adj, tu, ti, tj, reg=1e-2, chunk_size=7)  # several chunks
-    reference = bpr_loss(model, model.propagate(adj), tu, ti, tj, reg=1e-2)
-    reference.backward()
-    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
-
-
-def test_manual_gradient_with_several_negatives_equals_autograd():
-    nu, ni, u, i, _, _ = clustered()
-    adj = bipartite_adjacency(u, i, nu, ni)
-    torch.manual_seed(1)
-    model = LightGCN(nu, ni, embedding_dim=8, num_layers=2)
-    rng = np.random.default_rng(1)
-    j = NegativeSampler(u, i, ni).sample(np.tile(u, 3), rng).reshape(3, -1).T.copy()  # (B, 3)
-    tu, ti, tj = (torch.from_numpy(a) for a in (u, i, j))
-    loss, grad = bpr_gradient(model, adj, tu, ti, tj, reg=1e-2, chunk_size=16)
+    loss, grad = bpr_gradient(model, adj, tu, ti, tj, reg=1e-2, chunk_size=chunk_size)
     reference = bpr_loss(model, model.propagate(adj), tu, ti, tj, reg=1e-2)
     reference.backward()
     # the (B, K) form is K flat triples per positive: same loss as the flattened call
-    flat = bpr_loss(model, model.propagate(adj), tu.repeat(3), ti.repeat(3), tj.t().reshape(-1), reg=1e-2)
+    flat = bpr_loss(
+        model, model.propagate(adj), tu.repeat(negatives), ti.repeat(negatives), torch.from_numpy(drawn), reg=1e-2
+    )
     torch.testing.assert_close(flat, reference)
-    torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
-
-
-def test_shared_pool_gradient_equals_autograd_over_its_triples():
-    nu, ni, u, i, _, _ = clustered()
-    adj = bipartite_adjacency(u, i, nu, ni)
-    torch.manual_seed(2)
-    model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
-    pool, valid = NegativeSampler(u, i, ni).shared_pool(u, 12, np.random.default_rng(2))
-    assert valid.shape == (len(u), 12) and 0 < (~valid).sum() < valid.size  # some pool items are positives
-    tu, ti, tp, tv = (torch.from_numpy(a) for a in (u, i, pool, valid))
-    loss, grad = bpr_gradient_shared(model, adj, tu, ti, tp, tv, reg=1e-2, chunk_size=9)
-    rows, slots = np.nonzero(valid)  # the explicit triples (u_b, i_b, pool_m) with valid[b, m]
-    reference = bpr_loss(model, model.propagate(adj), tu[rows], ti[rows], torch.from_numpy(pool[slots]), reg=1e-2)
-    reference.backward()
     torch.testing.assert_close(loss, reference.detach(), rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
 
@@ -98,31 +73,6 @@ def test_hard_negatives_pick_the_highest_scored_candidate_and_match_autograd():
     torch.testing.assert_close(grad, model.embedding.grad, rtol=1e-4, atol=1e-8)
 
 
-def test_shared_pool_marks_exactly_the_known_positives():
-    nu, ni, u, i, _, _ = clustered()
-    sampler = NegativeSampler(u, i, ni)
-    batch = np.array([0, 3, 3, 17, 39])
-    pool, valid = sampler.shared_pool(batch, 20, np.random.default_rng(5))
-    assert len(np.unique(pool)) == 20
-    known = {(int(a), int(b)) for a, b in zip(u, i)}
-    naive = np.array([[(int(b), int(p)) not in known for p in pool] for b in batch])
-    np.testing.assert_array_equal(valid, naive)
-
-
-def test_shared_pool_training_learns_the_clusters():
-    nu, ni, u, i, tu, ti = clustered()
-    adj = bipartite_adjacency(u, i, nu, ni)
-    train = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(nu, ni))
-    test = sp.csr_matrix((np.ones(len(tu)), (tu, ti)), shape=(nu, ni))
-    torch.manual_seed(0)
-    model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
-    config = BPRConfig(epochs=30, batch_size=64, lr=0.05, shared_negatives=16, lr_decay_to=1.0, seed=1)
-    history = train_bpr(model, adj, u, i, config)
-    assert history.loss[-1] < history.loss[0]
-    enc = model.encode({"buy": adj})
-    assert full_sort_metrics(dot_scores(enc["buy.user"], enc["buy.item"]), train, test, ks=(3,))["recall@3"] > 0.9
-
-
 def test_negatives_of_the_wrong_shape_are_refused():
     nu, ni, u, i, _, _ = clustered()
     model = LightGCN(nu, ni, embedding_dim=8, num_layers=1)
@@ -143,7 +93,8 @@ def test_negatives_never_positive_and_seeded():
     assert len(np.unique(a)) > ni // 2  # uniform over the rest of the catalogue
 
 
-def test_training_learns_the_clusters_and_is_reproducible():
+@pytest.mark.parametrize("hard_candidates", [1, 3])  # uniform negatives; hardest of 3 draws
+def test_training_learns_the_clusters_and_is_reproducible(hard_candidates):
     nu, ni, u, i, tu, ti = clustered()
     adj = bipartite_adjacency(u, i, nu, ni)
     train = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(nu, ni))
@@ -153,7 +104,19 @@ def test_training_learns_the_clusters_and_is_reproducible():
         torch.manual_seed(0)
         model = LightGCN(nu, ni, embedding_dim=8, num_layers=3)
         history = train_bpr(
-            model, adj, u, i, BPRConfig(epochs=30, batch_size=64, lr=0.05, negatives=1, lr_decay_to=1.0, seed=1)
+            model,
+            adj,
+            u,
+            i,
+            BPRConfig(
+                epochs=30,
+                batch_size=64,
+                lr=0.05,
+                negatives=1,
+                hard_candidates=hard_candidates,
+                lr_decay_to=1.0,
+                seed=1,
+            ),
         )
         assert history.loss[-1] < history.loss[0]
         enc = model.encode({"buy": adj})

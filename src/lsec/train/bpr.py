@@ -50,30 +50,6 @@ class NegativeSampler:
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         return self.keys[at] == keys
 
-    def shared_pool(self, users: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A pool of ``size`` distinct items drawn uniformly, shared as negatives by every user of a batch.
-
-        Returns:
-            pool: (M,) item indices;  valid: (B, M) bool, False where the item is a known positive of the user
-            (those pairs are left out of the loss, so a negative is never a known positive).
-        """
-        size = min(int(size), self.num_items)
-        pool = rng.choice(self.num_items, size, replace=False)
-        slot = np.full(self.num_items, -1, np.int64)
-        slot[pool] = np.arange(size)
-        users = np.asarray(users, np.int64)
-        starts = np.searchsorted(self.keys, users * self.num_items)
-        ends = np.searchsorted(self.keys, (users + 1) * self.num_items)
-        lengths = ends - starts
-        row = np.repeat(np.arange(len(users)), lengths)  # one entry per (batch row, known positive)
-        position = (
-            np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-        )
-        hit = slot[self.keys[position] % self.num_items]  # pool slot of each known positive, -1 if not drawn
-        valid = np.ones((len(users), size), dtype=bool)
-        valid[row[hit >= 0], hit[hit >= 0]] = False
-        return pool, valid
-
     def sample(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(B,) negative items for ``users``."""
         negatives = rng.integers(0, self.num_items, len(users))
@@ -101,7 +77,6 @@ class BPRConfig:
     seed: int = 0
     negatives: int = 4  # K: negatives per positive per step (each makes one BPR triple)
     hard_candidates: int = 1  # C > 1: each negative is the highest-scored of C uniform draws (dynamic sampling)
-    shared_negatives: int = 0  # M > 0: one pool of M uniform negatives per step shared by the batch (K unused)
     lr_decay_to: float = 0.1  # final lr as a fraction of lr (cosine schedule); 1.0 = constant
     show_progress: bool = False
 
@@ -214,9 +189,8 @@ def bpr_gradient(
         final = _combine_layers(adjacency, ego, model.num_layers)
         if negatives.dim() == 3:
             negatives = hardest(final, users, negatives, offset)  # (B, K)
-    batch, k = negatives.shape
-    triples = batch * k
-    with torch.no_grad():
+        batch, k = negatives.shape
+        triples = batch * k
         grad_final = torch.zeros_like(ego)  # dL/dfinal
         loss = torch.zeros(())
         for first in range(0, batch, chunk_size):
@@ -239,72 +213,6 @@ def bpr_gradient(
             + torch.bincount(positives + offset, minlength=len(ego)).mul_(k)
             + torch.bincount(negatives.reshape(-1) + offset, minlength=len(ego))
         ).to(ego.dtype)  # (N,) triples using each node
-        loss += reg * 0.5 * (uses * ego.square().sum(1)).sum() / triples
-        grad = _combine_layers(adjacency, grad_final, model.num_layers)
-        grad.addcmul_(uses.unsqueeze(1), ego, value=reg / triples)
-    return loss, grad
-
-
-def bpr_gradient_shared(
-    model: LightGCN,
-    adjacency: BipartiteAdjacency,
-    users: torch.Tensor,
-    positives: torch.Tensor,
-    pool: torch.Tensor,
-    valid: torch.Tensor,
-    reg: float,
-    *,
-    chunk_size: int = 2048,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BPR loss and ego-table gradient with one pool of negatives shared by the whole batch.
-
-    Every positive ``(u_b, i_b)`` makes a triple with every pool item ``j_m`` where ``valid[b, m]`` (the item is
-    not a known positive of ``u_b``); with ``T`` valid triples the loss is the same mean BPR + L2 as
-    :func:`bpr_loss`, over those triples. Uniform pool draws keep the expected loss that of uniform negatives;
-    sharing them turns the scores into one ``(B, d) @ (d, M)`` product, so a step can afford ``M`` in the
-    thousands for little more than its propagation. The gradient on the final embeddings, with
-    ``c_bm = valid_bm sigmoid(-margin_bm) / T``::
-
-        G[u_b] += sum_m c_bm (e_j_m - e_i_b)     G[i_b] -= (sum_m c_bm) e_u_b     G[j_m] += sum_b c_bm e_u_b
-
-    Shapes:
-        users, positives: (B,);  pool: (M,) item indices;  valid: (B, M) bool
-
-    Returns:
-        (loss scalar, (N, d) gradient).
-    """
-    batch, size = valid.shape
-    offset = model.num_users
-    triples = float(valid.sum())
-    if triples == 0:
-        raise ValueError("bpr_gradient_shared got no valid (positive, negative) pair: every pool item is a positive.")
-    scale = valid.to(torch.float32).div_(triples)  # (B, M): 1 / T on valid triples, 0 elsewhere
-    with torch.no_grad():
-        ego = model.ego()
-        final = _combine_layers(adjacency, ego, model.num_layers)
-        e_pool = final.index_select(0, pool + offset)  # (M, d)
-        grad_pool = torch.zeros_like(e_pool)
-        grad_u = torch.empty(batch, ego.shape[1])
-        grad_i = torch.empty(batch, ego.shape[1])
-        loss = torch.zeros(())
-        for first in range(0, batch, chunk_size):
-            part = slice(first, first + chunk_size)
-            e_u = final.index_select(0, users[part])  # (b, d)
-            e_i = final.index_select(0, positives[part] + offset)  # (b, d)
-            minus_margin = (e_u @ e_pool.T).sub_((e_u * e_i).sum(-1, keepdim=True))  # (b, M), s_uj - s_ui
-            w = scale[part]
-            loss += torch.dot(F.softplus(minus_margin).view(-1), w.reshape(-1))
-            coef = torch.sigmoid_(minus_margin).mul_(w)  # -dL/dmargin, (b, M)
-            total = coef.sum(1, keepdim=True)  # (b, 1)
-            grad_u[part] = (coef @ e_pool).sub_(total * e_i)
-            grad_i[part] = -total * e_u
-            grad_pool.addmm_(coef.T, e_u)
-        grad_final = torch.zeros_like(ego)
-        rows = torch.cat([users, positives + offset, pool + offset])
-        grad_final.index_add_(0, rows, torch.cat([grad_u, grad_i, grad_pool]))
-        uses = torch.zeros(len(ego))  # (N,) triples using each node
-        per_row = valid.sum(1).to(torch.float32)  # (B,) triples of each positive
-        uses.index_add_(0, rows, torch.cat([per_row, per_row, valid.sum(0).to(torch.float32)]))
         loss += reg * 0.5 * (uses * ego.square().sum(1)).sum() / triples
         grad = _combine_layers(adjacency, grad_final, model.num_layers)
         grad.addcmul_(uses.unsqueeze(1), ego, value=reg / triples)
@@ -361,25 +269,13 @@ def train_bpr(
             batch = order[first : first + config.batch_size]
             u, i = users[batch], items[batch]
             _set_lr(optimizer, config, step, total_steps)
-            if config.shared_negatives > 0:
-                pool, valid = sampler.shared_pool(u, config.shared_negatives, rng)
-                loss, grad = bpr_gradient_shared(
-                    model,
-                    adjacency,
-                    torch.from_numpy(u),
-                    torch.from_numpy(i),
-                    torch.from_numpy(pool),
-                    torch.from_numpy(valid),
-                    config.reg,
-                )
-            else:
-                draws = config.negatives * max(1, config.hard_candidates)
-                j: np.ndarray = sampler.sample(np.tile(u, draws), rng).reshape(draws, -1).T  # (B, K C)
-                if config.hard_candidates > 1:
-                    j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
-                loss, grad = bpr_gradient(
-                    model, adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()), config.reg
-                )
+            draws = config.negatives * max(1, config.hard_candidates)
+            j: np.ndarray = sampler.sample(np.tile(u, draws), rng).reshape(draws, -1).T  # (B, K C)
+            if config.hard_candidates > 1:
+                j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
+            loss, grad = bpr_gradient(
+                model, adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()), config.reg
+            )
             model.embedding.grad = grad
             optimizer.step()
             running += float(loss.detach()) * len(batch)
