@@ -68,6 +68,25 @@ def test_report_splits_warm_and_cold_users() -> None:
     assert report["all"]["auc"] == pytest.approx((7 * report["warm"]["auc"] + 3 * report["cold"]["auc"]) / 10)
 
 
+def test_report_in_small_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocked metrics (bounded memory on lsec-large) give exactly the one-block numbers, groups included."""
+    import lsec.metrics.ranking as ranking
+
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(1, 40, 300)
+    user = np.repeat(np.arange(300), sizes)
+    label = (rng.random(user.size) < 0.15).astype(np.int8)
+    scores = rng.integers(0, 6, user.size).astype(np.float32)  # many ties
+    rows = type("Rows", (), {"user": user, "label": label, "cold": np.isin(user, np.arange(0, 300, 4))})()
+    whole = candidate_report(rows, scores)
+    monkeypatch.setattr(ranking, "BLOCK_CELLS", 64)  # 1-2 users per block
+    blocked = candidate_report(rows, scores)
+    assert blocked == whole
+    assert whole["users"] == {"all": 300, "warm": 225, "cold": 75}
+    cold = rows.cold
+    assert whole["cold"] == pytest.approx(candidate_metrics(user[cold], label[cold], scores[cold]), rel=1e-12)
+
+
 def test_cli_train_then_evaluate_with_scores_out(board_dataset: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     runner = CliRunner()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lsec.train.sampling import NegativeSampler
+from lsec.train.sampling import KnownPairs, NegativeSampler
 
 
 def make(num_users: int = 50, num_targets: int = 30, edges: int = 600, seed: int = 0) -> tuple[NegativeSampler, set]:
@@ -39,3 +39,17 @@ def test_user_who_bought_everything_is_an_error() -> None:
     with pytest.raises(ValueError, match="every one of the 3 targets"):
         sampler.sample(np.array([0]), 1, np.random.default_rng(0))
     assert sampler.sample(np.array([1]), 2, np.random.default_rng(0)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("limit", [0, 1 << 20])  # sorted keys only; bitmap
+def test_known_pairs_match_a_python_set(limit: int) -> None:
+    rng = np.random.default_rng(2)
+    users, targets = rng.integers(0, 37, 500), rng.integers(0, 23, 500)
+    known = KnownPairs(users, targets, 37, 23, bitmap_limit_bytes=limit)
+    assert (known.bitmap is None) == (limit == 0)
+    pairs = set(zip(users.tolist(), targets.tolist()))
+    qu = np.r_[np.repeat(np.arange(40), 23), -1]  # users 37-39 and -1 lie outside the grid: never known
+    qt = np.r_[np.tile(np.arange(23), 40), 0]
+    expected = [(u, t) in pairs for u, t in zip(qu.tolist(), qt.tolist())]
+    np.testing.assert_array_equal(known.contains(qu, qt), expected)
+    assert sum(expected) == len(pairs)

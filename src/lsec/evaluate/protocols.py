@@ -79,22 +79,26 @@ def candidate_report(
         ``{"all": {...}, "warm": {...}, "cold": {...}, "users": {"all": n, "warm": n, "cold": n}}``; a group
         without users has an empty metric dict.
     """
-    from lsec.metrics.ranking import candidate_metrics
+    from lsec.metrics.ranking import candidate_metrics_detail, mean_over_users
 
     user = np.asarray(candidates.user)
-    label = np.asarray(candidates.label)
     cold = np.asarray(candidates.cold).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
+    # One pass over all rows: per-user metrics depend on the user's own rows only, so each group's means are
+    # means over its users of the same per-user values (no masked copies of tens of millions of rows).
+    detail = candidate_metrics_detail(user, np.asarray(candidates.label), np.asarray(scores), ks=ks, first_ks=first_ks)
+    per_user = detail.per_user
+    users = per_user["user"]
+    cold_ids = np.unique(user[cold]) if cold.any() else np.zeros(0, users.dtype)
+    user_cold = np.isin(users, cold_ids, assume_unique=True)
+    names = list(detail.metrics)
     report: dict[str, Any] = {"users": {}}
     for group in groups:
-        mask = np.ones(len(user), bool) if group == "all" else (cold if group == "cold" else ~cold)
-        num_users = int(np.unique(user[mask]).size)
-        report["users"][group] = num_users
-        if num_users == 0:
+        mask = np.ones(users.size, bool) if group == "all" else (user_cold if group == "cold" else ~user_cold)
+        report["users"][group] = int(mask.sum())
+        if not mask.any():
             report[group] = {}
             continue
-        metrics = candidate_metrics(user[mask], label[mask], scores[mask], ks=tuple(ks), first_ks=tuple(first_ks))
-        report[group] = {k: float(v) for k, v in metrics.items()}
+        report[group] = {name: mean_over_users(per_user[name][mask]) for name in names}
     return report
 
 

@@ -27,7 +27,8 @@ they already are, as in a split's candidate files), lists of similar length are 
 ``(users, width)`` blocks whose rows are sorted once (``np.sort`` along axis 1), and each positive finds
 the number of scores above it and tied with it by a binary search run on all positives at once. The
 pessimistic rank and the AUC pair counts follow from those counts, so no second sort is needed.
-float32 scores are used as they are (no float64 copy).
+Blocks hold at most :data:`BLOCK_CELLS` padded cells, so the working memory does not grow with the number of
+rows (tens of millions on lsec-large). float32 scores are used as they are (no float64 copy).
 """
 
 from __future__ import annotations
@@ -43,9 +44,13 @@ __all__ = [
     "CandidateResult",
     "candidate_metrics",
     "candidate_metrics_detail",
+    "mean_over_users",
     "ndcg_at_k",
     "recall_at_k",
 ]
+
+
+BLOCK_CELLS = 1 << 22  # padded cells per block of users (4M: ~32 MB per float64 work array)
 
 
 @dataclass
@@ -125,16 +130,19 @@ def candidate_metrics_detail(
 
     widths = 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
     for width in np.unique(widths):
-        groups = np.flatnonzero(widths == width)
-        block = _block_metrics(order, starts[groups], sizes[groups], int(width), label, score, ks, first_ks)
-        num_pos[groups], num_neg[groups] = block.pop("num_positives"), block.pop("num_negatives")
-        for name, values in block.items():
-            per_user[name][groups] = values
+        same_width = np.flatnonzero(widths == width)
+        step = max(1, BLOCK_CELLS // int(width))  # users per block: bounded memory whatever the row count
+        for first in range(0, same_width.size, step):
+            groups = same_width[first : first + step]
+            block = _block_metrics(order, starts[groups], sizes[groups], int(width), label, score, ks, first_ks)
+            num_pos[groups], num_neg[groups] = block.pop("num_positives"), block.pop("num_negatives")
+            for name, values in block.items():
+                per_user[name][groups] = values
 
     per_user["user"] = user_sorted[starts].astype(np.int64)
     per_user["num_positives"] = num_pos
     per_user["num_negatives"] = num_neg
-    metrics = {name: _mean(per_user[name]) for name in names}
+    metrics = {name: mean_over_users(per_user[name]) for name in names}
     return CandidateResult(
         metrics=metrics,
         per_user=per_user,
@@ -144,7 +152,8 @@ def candidate_metrics_detail(
     )
 
 
-def _mean(values: np.ndarray) -> float:
+def mean_over_users(values: np.ndarray) -> float:
+    """Mean of per-user values, skipping ``nan`` (users a metric skips); ``nan`` when none is left."""
     valid = values[~np.isnan(values)]
     return float(valid.mean()) if valid.size else float("nan")
 

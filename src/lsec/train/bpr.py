@@ -2,7 +2,7 @@
 
 One epoch is one pass over the training interactions in a seeded random order, cut into batches; each
 positive ``(u, i)`` gets ``K`` negative items drawn uniformly among the items ``u`` has not interacted with
-(vectorised rejection sampling against the sorted ``(user, item)`` keys), and each negative makes one BPR
+(vectorised rejection sampling against a bitmap of the known ``(user, item)`` pairs), and each negative makes one BPR
 triple. Each step propagates the whole graph once and takes the mean BPR loss over the ``B K`` triples with
 the paper's L2 term on the triples' ego embeddings::
 
@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from lsec.graph.adjacency import BipartiteAdjacency, propagate
 from lsec.nn.models.lightgcn import LightGCN
+from lsec.train.sampling import KnownPairs
 
 
 class NegativeSampler:
@@ -43,12 +44,12 @@ class NegativeSampler:
     def __init__(self, users: np.ndarray, items: np.ndarray, num_items: int, max_rounds: int = 20) -> None:
         self.num_items = int(num_items)
         self.max_rounds = max_rounds
-        self.keys = np.unique(np.asarray(users, np.int64) * self.num_items + np.asarray(items, np.int64))
+        users = np.asarray(users, np.int64)
+        self.known = KnownPairs(users, items, int(users.max(initial=-1)) + 1, self.num_items)
 
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        keys = users.astype(np.int64) * self.num_items + items
-        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return self.keys[at] == keys
+        """(n,) bool: whether each pair is one of the interactions given at construction."""
+        return self.known.contains(users, items)
 
     def sample(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(B,) negative items for ``users``."""
