@@ -68,7 +68,8 @@ class BPRConfig:
     """Hyper-parameters of :func:`train_bpr`.
 
     Defaults: large batches, uniform negatives and the paper's L2 weight. The best Gowalla recipe measured
-    (benchmarks/README.md) adds ``hard_candidates=8`` and ``reg=1e-3`` (dynamic sampling overfits sooner).
+    (benchmarks/README.md) adds ``hard_candidates=16`` and ``reg=3e-3`` (dynamic sampling overfits sooner,
+    and the harder the negatives the larger the L2 weight they need).
     """
 
     epochs: int = 40  # passes over the training interactions
