@@ -88,8 +88,7 @@ def candidate_report(
     detail = candidate_metrics_detail(user, np.asarray(candidates.label), np.asarray(scores), ks=ks, first_ks=first_ks)
     per_user = detail.per_user
     users = per_user["user"]
-    cold_ids = np.unique(user[cold]) if cold.any() else np.zeros(0, users.dtype)
-    user_cold = np.isin(users, cold_ids, assume_unique=True)
+    user_cold = np.isin(users, user[cold])  # a user's rows are all cold or all warm
     names = list(detail.metrics)
     report: dict[str, Any] = {"users": {}}
     for group in groups:

@@ -48,11 +48,8 @@ class KnownPairs:
         if self.bitmap is None:
             return contains(self.keys, keys)
         inside = (keys >= 0) & (keys < self.cells)  # pairs outside the grid are unknown
-        if not inside.all():
-            found = np.zeros(keys.shape, dtype=bool)
-            found[inside] = self.contains(np.asarray(users)[inside], np.asarray(targets)[inside])
-            return found
-        return (self.bitmap[keys >> 3] >> (keys & 7).astype(np.uint8)) & 1 == 1
+        keys = np.where(inside, keys, 0)
+        return inside & ((self.bitmap[keys >> 3] >> (keys & 7).astype(np.uint8)) & 1 == 1)
 
 
 class NegativeSampler:
