@@ -40,6 +40,9 @@ class DataConfig:
     sell_min_weight: float = 0.0  # keep a sell edge only if its weight (sales) reaches this; 0 keeps all
 
 
+ENGINES = ("auto", "lsec", "bpr", "closed_form")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     lr: float = 5e-4  # Adam learning rate (slides)
@@ -55,6 +58,14 @@ class TrainConfig:
     min_delta: float = 0.0  # an evaluation improves only if it beats the best by more than this
     seed: int = 0  # seeds parameter init, negative sampling, batch order and dropout
     num_threads: int = 0  # torch intra-op threads; 0 = every core of the machine
+    engine: str = "auto"  # lsec (multi-task, candidate lists), bpr (large-batch BPR, full sort), closed_form (GF-CF)
+    min_steps: int = 0  # optimizer steps before early stopping may end a run (epochs grow to reach them)
+    validate: bool = True  # false: train the fixed budget (epochs) without validation; the last weights are kept
+    valid_fraction: float = 0.1  # no validation fold in the split: hold out this share of each user's training pairs
+    device: str = "auto"  # auto = CUDA when torch sees a GPU, else CPU; or cpu, cuda, cuda:N
+    reg: float = 1e-4  # bpr engine: L2 weight on the batch's ego embeddings (LightGCN paper: 1e-4)
+    hard_candidates: int = 1  # bpr engine: C > 1 makes each negative the highest-scored of C uniform draws
+    lr_decay_to: float = 1.0  # bpr engine: final lr as a fraction of lr (cosine schedule); 1.0 = constant
 
     def __post_init__(self) -> None:
         positive = ("lr", "batch_size", "num_negatives", "epochs", "eval_every", "patience")
@@ -63,6 +74,15 @@ class TrainConfig:
                 raise LsecConfigError(f"train.{name} must be positive. Got {getattr(self, name)!r} instead.")
         if self.task_weight < 0 or self.weight_decay < 0 or self.num_threads < 0:
             raise LsecConfigError("train.task_weight, train.weight_decay and train.num_threads must be >= 0.")
+        if self.engine not in ENGINES:
+            raise LsecConfigError(f"train.engine must be one of {', '.join(ENGINES)}. Got {self.engine!r} instead.")
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise LsecConfigError(f"train.valid_fraction must be in (0, 1). Got {self.valid_fraction!r} instead.")
+        if self.min_steps < 0 or self.reg < 0 or self.hard_candidates < 1 or not 0 < self.lr_decay_to <= 1:
+            raise LsecConfigError(
+                "train.min_steps and train.reg must be >= 0, train.hard_candidates >= 1 and train.lr_decay_to in "
+                f"(0, 1]. Got {self.min_steps}, {self.reg}, {self.hard_candidates} and {self.lr_decay_to}."
+            )
         if self.loss not in ("auto", "bce", "bpr"):
             raise LsecConfigError(f"train.loss must be 'auto', 'bce' or 'bpr'. Got {self.loss!r} instead.")
         base, _, k = self.metric.partition("@")
@@ -77,6 +97,14 @@ class EvalConfig:
     ks: tuple[int, ...] = (10, 50)  # cut-offs of ndcg@k and recall@k (slides: 10 and 50)
     first_ks: tuple[int, ...] = (10,)  # cut-offs of mrr_first@k (RecBole / PyG definition)
     batch_size: int = 16_384  # candidate rows scored per forward pass (small blocks stay in cache: faster)
+    protocol: str = "auto"  # candidates (fixed lists), full_sort (every item, training items masked), auto
+    full_sort_ks: tuple[int, ...] = (20,)  # cut-offs of recall@k / ndcg@k / precision@k in the full-sort protocol
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("auto", "candidates", "full_sort"):
+            raise LsecConfigError(
+                f"eval.protocol must be auto, candidates or full_sort. Got {self.protocol!r} instead."
+            )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import torch
 
 from lsec.config import Config, apply_overrides, load_config
 from lsec.errors import LsecError
-from lsec.train import trainer as trainer_module
+from lsec.train.loop import Loop
 from lsec.train.runs import build_model, load_run, read_log
 from lsec.train.trainer import train_run
 
@@ -72,18 +72,18 @@ def test_resume_after_interruption_equals_uninterrupted(board_dataset: Path, tmp
     cfg = config(board_dataset, "train.epochs=4")
     train_run(cfg, tmp_path / "full")
 
-    original = trainer_module.Trainer.train_epoch
+    original = Loop.run_epoch
 
-    def interrupted(self, epoch: int) -> float:  # type: ignore[no-untyped-def]
+    def interrupted(self, epoch: int, **kwargs) -> float:  # type: ignore[no-untyped-def]
         if epoch == 3:
             raise KeyboardInterrupt
-        return original(self, epoch)
+        return original(self, epoch, **kwargs)
 
-    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", interrupted)
+    monkeypatch.setattr(Loop, "run_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_run(cfg, tmp_path / "cut")
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["status"] == "interrupted"
-    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", original)
+    monkeypatch.setattr(Loop, "run_epoch", original)
     train_run(cfg, tmp_path / "cut", resume=True)
 
     assert [e["metrics"] for e in evals(tmp_path / "cut")] == [e["metrics"] for e in evals(tmp_path / "full")]

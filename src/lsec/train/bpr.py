@@ -18,16 +18,17 @@ positive rather than once per triple (:func:`bpr_gradient`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from lsec.graph.adjacency import BipartiteAdjacency, propagate
 from lsec.nn.models.lightgcn import LightGCN
+from lsec.train.loop import Loop, StepTimer, rng_from_tensor, rng_to_tensor
 from lsec.train.sampling import KnownPairs
 
 
@@ -231,6 +232,102 @@ def _combine_layers(adjacency: BipartiteAdjacency, x: torch.Tensor, num_layers: 
     return total.div_(num_layers + 1)
 
 
+class BprObjective:
+    """Large-batch BPR with (optionally hard) negatives: the objective of :class:`~lsec.train.loop.Loop`.
+
+    Each epoch is one seeded pass over ``(users, items)`` in batches of ``config.batch_size`` positives; each
+    step writes the gradient of :func:`bpr_gradient` into the model's ego table and follows the cosine
+    learning-rate schedule of ``config``. One generator, ``default_rng(config.seed)``, draws the batch order
+    and the negatives of every epoch in turn (the same stream as before the loop existed, so recorded results
+    repeat exactly); its state is part of :meth:`extra_state`, so a resumed run continues the same stream.
+
+    Args:
+        model: a dot-product model with an ego table (``LightGCN``, or ``MatrixFactorization`` as 0 layers).
+        adjacency: the normalised training graph the model propagates over (unused with 0 layers).
+        users, items: (E,) the training interactions (positives; never drawn as negatives).
+        config: :class:`BPRConfig` (``epochs`` and ``show_progress`` are the loop's business).
+        validator: ``model -> {"metrics": {...}}`` (e.g. full-sort recall@20 on a validation fold), or None.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        adjacency: BipartiteAdjacency,
+        users: np.ndarray,
+        items: np.ndarray,
+        config: BPRConfig,
+        *,
+        validator: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> None:
+        if config.batch_size < 1 or config.epochs < 0:
+            raise ValueError(
+                f"BPRConfig needs a positive 'batch_size' and a non-negative 'epochs'. "
+                f"Got batch_size={config.batch_size}, epochs={config.epochs}."
+            )
+        self.model = model
+        self.adjacency = adjacency
+        self.users = np.asarray(users, np.int64)
+        self.items = np.asarray(items, np.int64)
+        self.config = config
+        self.validator = validator
+        self.timer = StepTimer()
+        self.rng = np.random.default_rng(config.seed)
+        self.sampler = NegativeSampler(self.users, self.items, model.num_items)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+        self.total_steps = max(1, self.steps_per_epoch() * config.epochs)
+        self.step = 0
+        self.epoch_loss_sum = 0.0
+
+    def steps_per_epoch(self) -> int:
+        return max(1, -(-len(self.users) // self.config.batch_size))
+
+    def batches(self, epoch: int) -> Iterator[np.ndarray]:
+        order = self.rng.permutation(len(self.users))
+        self.epoch_loss_sum = 0.0  # loss x positives, summed over the epoch's batches
+        for first in range(0, len(order), self.config.batch_size):
+            yield order[first : first + self.config.batch_size]
+
+    def train_step(self, batch: np.ndarray) -> float:
+        config = self.config
+        u, i = self.users[batch], self.items[batch]
+        _set_lr(self.optimizer, config, self.step, self.total_steps)
+        with self.timer("sampling"):
+            draws = config.negatives * max(1, config.hard_candidates)
+            j: np.ndarray = self.sampler.sample(np.tile(u, draws), self.rng).reshape(draws, -1).T  # (B, K C)
+            if config.hard_candidates > 1:
+                j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
+        with self.timer("gradient"):
+            loss, grad = bpr_gradient(
+                self.model, self.adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()),
+                config.reg,
+            )  # fmt: skip
+            set_ego_grad(self.model, grad)
+        self.step += 1
+        self.epoch_loss_sum += float(loss.detach()) * len(batch)
+        return float(loss.detach())
+
+    def validate(self) -> dict[str, Any]:
+        return {"metrics": {}} if self.validator is None else self.validator(self.model)
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {"rng": rng_to_tensor(self.rng), "step": torch.tensor(self.step)}
+
+    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        if "rng" in state:
+            rng_from_tensor(self.rng, state["rng"])
+        if "step" in state:
+            self.step = int(state["step"])
+
+
+def set_ego_grad(model: Any, grad: torch.Tensor) -> None:
+    """Write an (N, d) ego-table gradient into ``model``: one table (LightGCN) or users and items apart (MF)."""
+    if isinstance(getattr(model, "embedding", None), torch.nn.Parameter):
+        model.embedding.grad = grad
+        return
+    model.user.weight.grad = grad[: model.num_users]
+    model.item.weight.grad = grad[model.num_users :]
+
+
 def train_bpr(
     model: LightGCN,
     adjacency: BipartiteAdjacency,
@@ -242,55 +339,31 @@ def train_bpr(
 ) -> BPRHistory:
     """Train ``model`` with BPR on the interactions ``(users, items)`` (the edges of ``adjacency``).
 
+    :class:`BprObjective` run by the one :class:`~lsec.train.loop.Loop` in memory, without validation.
+
     Args:
         on_epoch: called after each epoch with ``(epoch, model)`` (1-based epoch); a returned dict is
             recorded in the history; returning ``{"stop": 1.0}`` ends training.
     """
-    if config.batch_size < 1 or config.epochs < 0:
-        raise ValueError(
-            f"BPRConfig needs a positive 'batch_size' and a non-negative 'epochs'. "
-            f"Got batch_size={config.batch_size}, epochs={config.epochs}."
-        )
-    users = np.asarray(users, np.int64)
-    items = np.asarray(items, np.int64)
-    rng = np.random.default_rng(config.seed)
-    sampler = NegativeSampler(users, items, model.num_items)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
-    steps_per_epoch = -(-len(users) // config.batch_size)
-    total_steps = max(1, steps_per_epoch * config.epochs)
+    objective = BprObjective(model, adjacency, users, items, config)
     history = BPRHistory()
     start = time.perf_counter()
-    step = 0
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = rng.permutation(len(users))
-        running = 0.0
-        for first in tqdm(
-            range(0, len(order), config.batch_size), disable=not config.show_progress, desc=f"epoch {epoch}"
-        ):
-            batch = order[first : first + config.batch_size]
-            u, i = users[batch], items[batch]
-            _set_lr(optimizer, config, step, total_steps)
-            draws = config.negatives * max(1, config.hard_candidates)
-            j: np.ndarray = sampler.sample(np.tile(u, draws), rng).reshape(draws, -1).T  # (B, K C)
-            if config.hard_candidates > 1:
-                j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
-            loss, grad = bpr_gradient(
-                model, adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()), config.reg
-            )
-            model.embedding.grad = grad
-            optimizer.step()
-            running += float(loss.detach()) * len(batch)
-            step += 1
-        history.loss.append(running / len(users))
+
+    def after_epoch(epoch: int) -> bool:
+        history.loss.append(objective.epoch_loss_sum / len(objective.users))  # mean over positives
         history.elapsed.append(time.perf_counter() - start)
-        if on_epoch is not None:
-            model.eval()
-            result = on_epoch(epoch, model)
-            if result is not None:
-                history.evaluations.append({"epoch": float(epoch), **result})
-                if result.get("stop"):
-                    break
+        if on_epoch is None:
+            return False
+        model.eval()
+        result = on_epoch(epoch, model)
+        if result is None:
+            return False
+        history.evaluations.append({"epoch": float(epoch), **result})
+        return bool(result.get("stop"))
+
+    Loop(
+        objective, epochs=config.epochs, validate=False, show_progress=config.show_progress, on_epoch=after_epoch
+    ).fit()
     return history
 
 

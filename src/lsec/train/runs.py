@@ -30,12 +30,14 @@ from lsec.data.schema import relation
 from lsec.errors import LsecConfigError, LsecError
 from lsec.graph.adjacency import BipartiteAdjacency, bipartite_adjacency
 from lsec.nn.models.base import Encoded, RecommenderModel
+from lsec.train.loop import BEST_CHECKPOINT, LAST_CHECKPOINT, LOG_FILE
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
-LOG_FILE = "log.jsonl"
-BEST_CHECKPOINT = "checkpoints/best.pt"
-LAST_CHECKPOINT = "checkpoints/last.pt"
+FORMAT_VERSION = 2
+"""Version of the run folder layout written by this code (``run.json["format"]``); runs without the field are
+version 1 (before the one training loop), which this code still reads."""
+READABLE_FORMATS = (1, 2)
 
 
 # ------------------------------------------------------------------------------------- model and graphs
@@ -111,10 +113,25 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
 
 
 def read_run_info(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``run.json`` of a run folder; a missing, unreadable or foreign-version file raises :class:`LsecError`."""
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise LsecError(f"{run_dir}: not a run folder (no {RUN_FILE}; create one with `lsec train`).")
-    info: dict[str, Any] = json.loads(path.read_text())
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise LsecError(
+            f"{path}: not a readable run description (expected JSON written by `lsec train`; {err})."
+        ) from None
+    if not isinstance(info, dict):
+        raise LsecError(f"{path}: expected a JSON object written by `lsec train`, found {type(info).__name__}.")
+    version = info.get("format", 1)
+    if version not in READABLE_FORMATS:
+        raise LsecError(
+            f"{path}: run folder format {version!r} is not one this version of lsec reads "
+            f"(expected one of {', '.join(map(str, READABLE_FORMATS))}); retrain with this version or use the lsec "
+            "that wrote it."
+        )
     return info
 
 
@@ -187,9 +204,25 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best", datas
     if not dataset_dir or not Path(dataset_dir).is_dir():
         raise LsecError(f"{root / RUN_FILE}: dataset folder {dataset_dir!r} does not exist (pass dataset=...).")
     split = load_split(dataset_dir, name=info.get("split") or cfg.data.split)
-    model = build_model(cfg, split.graph)
     state = load_checkpoint_state(root, checkpoint)
-    model.load_state_dict(state)
+    if info.get("engine") == "closed_form":
+        from lsec.train.closed_form import load_gfcf
+
+        try:
+            fitted = load_gfcf(cfg, state)
+        except (KeyError, ValueError, TypeError) as err:
+            raise LsecError(f"{root / BEST_CHECKPOINT}: not a fitted {cfg.model.name} checkpoint ({err}).") from None
+        return LoadedRun(run_dir=root, config=cfg, info=info, model=fitted, split=split, graphs={})  # type: ignore[arg-type]
+    model = build_model(cfg, split.graph)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        path = root / (BEST_CHECKPOINT if checkpoint == "best" else LAST_CHECKPOINT)
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise LsecError(
+            f"{path}: checkpoint does not match model {cfg.model.name!r} of {root / CONFIG_FILE} on this dataset "
+            f"(expected the parameters that config builds; {first})."
+        ) from None
     model.eval()
     graphs = build_graphs(
         split.train_graph(),
@@ -207,7 +240,15 @@ def load_checkpoint_state(run_dir: str | os.PathLike[str], checkpoint: str = "be
     path = Path(run_dir) / (BEST_CHECKPOINT if checkpoint == "best" else LAST_CHECKPOINT)
     if not path.is_file():
         raise LsecError(f"{path}: checkpoint missing (the run has not finished an evaluation yet).")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if checkpoint == "last":
-        state = state["model"]
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if checkpoint == "last":
+            state = state["model"]
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for a damaged file
+        raise LsecError(
+            f"{path}: not a readable checkpoint (expected a state dict written by `lsec train`; "
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})."
+        ) from None
+    if not isinstance(state, dict):
+        raise LsecError(f"{path}: expected a state dict of tensors, found {type(state).__name__}.")
     return dict(state)

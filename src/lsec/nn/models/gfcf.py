@@ -95,6 +95,16 @@ class GFCF:
                 f"The 'k' parameter of GFCF must be between 1 and min(num_users, num_items) - 1 = "
                 f"{min(num_users, num_items) - 1}. Got {self.k}."
             )
+        normalised = self._set_train(r)
+        vectors = torch.from_numpy(self._top_right_singular_vectors(normalised))  # (I, k)
+        left = vectors * torch.from_numpy(self.item_weight_)[:, None]  # D_i^-1/2 V, (I, k)
+        self.query_ = to_torch_csr(r) @ left  # R D_i^-1/2 V, (U, k)
+        root = torch.from_numpy(np.sqrt(self.item_degree_).astype(np.float32))
+        self.right_ = (vectors * root[:, None]).T.contiguous()  # V^T D_i^1/2, (k, I)
+        return self
+
+    def _set_train(self, r: sp.csr_matrix) -> sp.csr_matrix:
+        """Store the binary training matrix and its degree weights; returns R~ = D_u^-1/2 R D_i^-1/2."""
         self.kernel_ = _resolve_kernel(self.kernel)
         user_degree = np.asarray(r.sum(axis=1)).ravel()
         item_degree = np.asarray(r.sum(axis=0)).ravel()
@@ -105,15 +115,23 @@ class GFCF:
         self.by_item_ = r.T.tocsr()  # (I, U): the users of each item
         self.user_weight_ = (du * du).astype(np.float32)  # D_u^-1
         self.item_weight_ = di.astype(np.float32)  # D_i^-1/2
+        self.item_degree_ = item_degree
         if self.kernel_ == "scipy":
             self.normalised_ = normalised
             self.normalised_t_ = normalised.T.tocsr()
-        vectors = torch.from_numpy(self._top_right_singular_vectors(normalised))  # (I, k)
-        left = vectors * torch.from_numpy(self.item_weight_)[:, None]  # D_i^-1/2 V, (I, k)
-        self.query_ = to_torch_csr(r) @ left  # R D_i^-1/2 V, (U, k)
-        root = torch.from_numpy(np.sqrt(item_degree).astype(np.float32))
-        self.right_ = (vectors * root[:, None]).T.contiguous()  # V^T D_i^1/2, (k, I)
-        return self
+        return normalised
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], **hparams: Any) -> GFCF:
+        """A fitted model from the arrays of :meth:`state` (scores equal those of the model that wrote them)."""
+        model = cls(**hparams)
+        shape = tuple(int(v) for v in state["shape"])
+        indices = np.asarray(state["train_indices"])
+        r = sp.csr_matrix((np.ones(len(indices), np.float32), indices, np.asarray(state["train_indptr"])), shape=shape)
+        model._set_train(r)
+        model.query_ = torch.from_numpy(np.ascontiguousarray(state["query"]))
+        model.right_ = torch.from_numpy(np.ascontiguousarray(state["right"]))
+        return model
 
     def _top_right_singular_vectors(self, matrix: sp.csr_matrix) -> np.ndarray:
         if self.solver == "svds":

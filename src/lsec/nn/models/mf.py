@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import nn
 
 from lsec.graph.adjacency import BipartiteAdjacency
@@ -41,6 +42,8 @@ class MatrixFactorization(RecommenderModel):
         self.relations = ("buy",)  # no graph is read; the trainer takes positives from the buy edges
         self.self_loops = False
         self.embedding_dim = embedding_dim
+        self.num_users, self.num_items = num_users, num_items
+        self.num_layers = 0  # for the BPR engine: no propagation, the ego table is the final one
         self.user = nn.Embedding(num_users, embedding_dim)
         self.item = nn.Embedding(num_items, embedding_dim)
         self.reset_parameters()
@@ -48,6 +51,10 @@ class MatrixFactorization(RecommenderModel):
     def reset_parameters(self) -> None:
         nn.init.normal_(self.user.weight, std=EMBEDDING_STD)
         nn.init.normal_(self.item.weight, std=EMBEDDING_STD)
+
+    def ego(self) -> torch.Tensor:
+        """(num_users + num_items, d): both tables, users first (the BPR engine's ego-table order)."""
+        return torch.cat([self.user.weight, self.item.weight])
 
     def encode(self, graphs: Mapping[str, BipartiteAdjacency]) -> Encoded:
         return {"buy.user": self.user.weight, "buy.item": self.item.weight}

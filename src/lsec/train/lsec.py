@@ -1,0 +1,234 @@
+"""The LSEC-GNN objective: multi-task negative-sampling training on the candidate-list protocol.
+
+One step (what the slides describe, and what a GNN recommender honestly costs)::
+
+    enc  = model.encode(graphs)                        # full-graph propagation over TRAINING edges
+    L    = L_buy(batch of buy positives + K negatives each)
+         + alpha * L_follow(batch of follow positives + K negatives each)      (alpha = task_weight = 0.5)
+
+The loop (:mod:`lsec.train.loop`) takes the Adam step. The encode runs once per step (not once per epoch): the
+embedding tables and GNN weights change every step, so reusing a stale encoding would train a different
+model. An epoch visits every distinct training buy pair once (``ceil(n_buy / batch_size)`` steps); the follow
+task is spread over the same steps, so one epoch also visits every follow pair once. Negatives are drawn
+uniformly among targets that are not a training positive of the user (a fresh, seeded draw every epoch).
+Validation scores the validation candidate lists (buy task; follow too when the split has its lists).
+
+Determinism: the batch order and negatives of epoch ``e`` come from ``numpy.random.default_rng([seed, e])``,
+so a resumed run draws the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from lsec.config import Config
+from lsec.data.schema import relation
+from lsec.errors import LsecError
+from lsec.evaluate.protocols import candidate_report, evaluate_candidates
+from lsec.graph.adjacency import BipartiteAdjacency
+from lsec.nn.models.base import TASK_TARGET, RecommenderModel
+from lsec.train.loop import StepTimer
+from lsec.train.losses import pair_loss
+from lsec.train.sampling import NegativeSampler
+
+PRIMARY_TASK = "buy"
+
+
+@dataclass
+class TaskData:
+    """Distinct training positive pairs of one task and their negative sampler."""
+
+    task: str
+    users: np.ndarray  # (P,) int64
+    targets: np.ndarray  # (P,) int64
+    sampler: NegativeSampler
+
+
+def task_data(split_graph: Any, task: str) -> TaskData:
+    """Distinct (user, target) training pairs of ``task`` from the training-window graph."""
+    src_type, _, dst_type = relation(task)
+    table = split_graph[task]
+    num_users, num_targets = split_graph.num_nodes[src_type], split_graph.num_nodes[dst_type]
+    keys = np.unique(table.src.astype(np.int64) * num_targets + table.dst.astype(np.int64))
+    users, targets = keys // num_targets, keys % num_targets
+    return TaskData(task, users, targets, NegativeSampler(users, targets, num_users, num_targets))
+
+
+def training_logits(
+    model: RecommenderModel, task: str, enc: dict[str, torch.Tensor], users: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """``model.score(task, enc, users, targets)`` computed the cheap way, with gradients.
+
+    For an MLP scorer the first layer is applied to the user and target TABLES (one row per node) and
+    then gathered per pair, instead of to every (user, target) row: the same numbers (the layer is
+    linear), but ``num_users + num_targets`` rows instead of ``batch * (1 + K)``. Dot scorers gather and
+    multiply; custom scorers (NeuMF) call ``model.score``. ``index_select`` is used for the gathers
+    because its backward (``index_add``) is much faster on CPU than that of advanced indexing.
+
+    Shapes:
+        users (n,), targets (n,) -> (n,)
+    """
+    kind = model.scoring_kind(task)
+    if kind == "custom":
+        return model.score(task, enc, users, targets)
+    query, target = model.query(task, enc), model.target(task, enc)
+    head = model.scorer(task)
+    if head is None:
+        return (query.index_select(0, users) * target.index_select(0, targets)).sum(-1)
+    first = head.query_part(query).index_select(0, users) + head.target_part(target).index_select(0, targets)
+    return head.head(first)
+
+
+@dataclass
+class LsecBatch:
+    step: int
+    orders: dict[str, np.ndarray]
+    rng: np.random.Generator
+
+
+class LsecObjective:
+    """Multi-task BCE / BPR with K negatives on the training-window graphs (objective of :class:`~lsec.train.loop.Loop`).
+
+    Args:
+        model: a :class:`RecommenderModel` (its ``tasks`` and ``relations`` say what to train and read).
+        split: a loaded split (``train_graph()``, ``candidates(task, fold)``).
+        graphs: relation name -> adjacency of the training edges (see :func:`lsec.train.runs.build_graphs`).
+        config: the resolved config (``train`` and ``eval`` sections are used).
+        device: where the model, graphs and batches live.
+    """
+
+    def __init__(
+        self,
+        model: RecommenderModel,
+        split: Any,
+        graphs: dict[str, BipartiteAdjacency],
+        config: Config,
+        *,
+        device: torch.device | None = None,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device)
+        self.split = split
+        self.graphs = {k: _to_device(g, self.device) for k, g in graphs.items()}
+        self.config = config
+        self.timer = StepTimer()
+        train_graph = split.train_graph()
+        self.train_graph = train_graph
+        self.tasks = [task_data(train_graph, t) for t in model.tasks]
+        self.losses = {t: self._loss_name(t) for t in model.tasks}
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
+        )
+
+    def _loss_name(self, task: str) -> str:
+        if self.config.train.loss != "auto":
+            return self.config.train.loss
+        return "bpr" if self.model.scoring_kind(task) == "dot" else "bce"
+
+    def _primary(self) -> TaskData:
+        return next((t for t in self.tasks if t.task == PRIMARY_TASK), self.tasks[0])
+
+    def _task_weight(self, task: str) -> float:
+        return 1.0 if task == self._primary().task else self.config.train.task_weight
+
+    # ----------------------------------------------------------------------------------- objective
+    def steps_per_epoch(self) -> int:
+        return max(1, math.ceil(len(self._primary().users) / self.config.train.batch_size))
+
+    def batches(self, epoch: int) -> Iterator[LsecBatch]:
+        rng = np.random.default_rng([self.config.train.seed, epoch])
+        orders = {t.task: rng.permutation(len(t.users)) for t in self.tasks}
+        for step in range(self.steps_per_epoch()):
+            yield LsecBatch(step, orders, rng)
+
+    def train_step(self, batch: LsecBatch) -> float:
+        tc = self.config.train
+        steps = self.steps_per_epoch()
+        with self.timer("propagation"):
+            enc = self.model.encode(self.graphs)
+        loss = torch.zeros((), device=self.device)
+        for data in self.tasks:
+            per_step = math.ceil(len(data.users) / steps)
+            index = batch.orders[data.task][batch.step * per_step : (batch.step + 1) * per_step]
+            if index.size == 0:
+                continue
+            with self.timer("sampling"):
+                users = data.users[index]
+                negatives = data.sampler.sample(users, tc.num_negatives, batch.rng)  # (b, K)
+            with self.timer("scoring"):
+                u = torch.from_numpy(users).to(self.device)
+                pos_targets = torch.from_numpy(data.targets[index]).to(self.device)
+                all_users = torch.cat([u, u.repeat_interleave(tc.num_negatives)])
+                all_targets = torch.cat([pos_targets, torch.from_numpy(negatives.ravel()).to(self.device)])
+                logits = training_logits(self.model, data.task, enc, all_users, all_targets)
+                pos, neg = logits[: len(u)], logits[len(u) :].view(-1, tc.num_negatives)  # (b,), (b, K)
+                loss = loss + self._task_weight(data.task) * pair_loss(self.losses[data.task], pos, neg)
+        with self.timer("backward"):
+            loss.backward()
+        return float(loss.detach())
+
+    def validate(self) -> dict[str, Any]:
+        """Validation report of every trained task that has candidate lists (buy first)."""
+        reports = self.reports("valid", groups=("all",))  # early stopping needs all users only
+        metrics = reports[PRIMARY_TASK]["all"] if PRIMARY_TASK in reports else {}
+        return {"metrics": metrics, "groups": reports}
+
+    def reports(self, fold: str, *, groups: tuple[str, ...] = ("all",)) -> dict[str, Any]:
+        ec = self.config.eval
+        with self.timer("propagation_eval"):
+            enc = self.model.encode(self.graphs)
+        reports: dict[str, Any] = {}
+        with self.timer("evaluation"):
+            for task in self.model.tasks:
+                if task not in TASK_TARGET:
+                    continue
+                try:
+                    report, _ = evaluate_candidates(
+                        self.model,
+                        enc,
+                        self.split,
+                        task,
+                        fold,
+                        ks=ec.ks,
+                        first_ks=ec.first_ks,
+                        batch_size=ec.batch_size,
+                        groups=groups,
+                    )
+                except LsecError:
+                    if task == PRIMARY_TASK:
+                        raise
+                    continue  # no follow candidate lists in this split
+                reports[task] = report
+        return reports
+
+    def popularity_report(self, fold: str = "valid") -> dict[str, float]:
+        """Metrics of ranking the primary task's ``fold`` candidate lists by training popularity (a floor)."""
+        ec = self.config.eval
+        data = self._primary()
+        candidates = self.split.candidates(data.task, fold)
+        _, _, dst_type = relation(data.task)
+        counts = np.bincount(data.targets, minlength=self.train_graph.num_nodes[dst_type]).astype(np.float64)
+        scores = counts[np.asarray(candidates.target)]
+        report = candidate_report(candidates, scores, ks=ec.ks, first_ks=ec.first_ks, groups=("all",))
+        return dict(report["all"])
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {}  # batches are drawn from (seed, epoch): nothing else to resume
+
+    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        return None
+
+
+def _to_device(graph: BipartiteAdjacency, device: torch.device) -> BipartiteAdjacency:
+    if device.type == "cpu":
+        return graph
+    import dataclasses
+
+    transpose = None if graph.transpose is None else graph.transpose.to(device)
+    return dataclasses.replace(graph, matrix=graph.matrix.to(device), transpose=transpose)
