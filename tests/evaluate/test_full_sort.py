@@ -22,7 +22,7 @@ def random_split(seed: int, num_users: int = 37, num_items: int = 53):
 
 
 def naive_metrics(scores: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix, k: int) -> dict[str, float]:
-    recalls, ndcgs = [], []
+    recalls, ndcgs, precisions = [], [], []
     for u in range(scores.shape[0]):
         positives = set(test[u].indices.tolist())
         if not positives:
@@ -32,10 +32,15 @@ def naive_metrics(scores: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix,
         ranked = np.argsort(-s, kind="stable")[:k]
         hits = [1.0 if item in positives else 0.0 for item in ranked]
         recalls.append(sum(hits) / len(positives))
+        precisions.append(sum(hits) / k)
         dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
         idcg = sum(1.0 / math.log2(r + 2) for r in range(min(len(positives), k)))
         ndcgs.append(dcg / idcg)
-    return {f"recall@{k}": float(np.mean(recalls)), f"ndcg@{k}": float(np.mean(ndcgs))}
+    return {
+        f"recall@{k}": float(np.mean(recalls)),
+        f"ndcg@{k}": float(np.mean(ndcgs)),
+        f"precision@{k}": float(np.mean(precisions)),
+    }
 
 
 @pytest.mark.parametrize("block_size", [1, 8, 1000])
@@ -50,6 +55,7 @@ def test_full_sort_matches_naive_loop(block_size, seed):
         want = naive_metrics(scores, train, test, k)
         assert got[f"recall@{k}"] == pytest.approx(want[f"recall@{k}"], abs=1e-9)
         assert got[f"ndcg@{k}"] == pytest.approx(want[f"ndcg@{k}"], abs=1e-9)
+        assert got[f"precision@{k}"] == pytest.approx(want[f"precision@{k}"], abs=1e-9)
     assert got["num_users"] == int((np.diff(test.indptr) > 0).sum())
 
 

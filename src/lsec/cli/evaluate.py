@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
         "evaluate",
         help=(
             "Score the fixed candidate lists of a fold with a run's best checkpoint and report auc, mrr, ndcg@k, "
-            "recall@k and mrr_first@k for all, warm and cold users. Writes RUN/results/<split>.json.\n\n"
+            "recall@k and mrr_first@k for all, warm and cold users; on a split without candidate lists (or with "
+            "--protocol full_sort) rank every item, training items masked, and report recall@k, ndcg@k and "
+            "precision@k. Writes RUN/results/<split>.json.\n\n"
             "Example: lsec evaluate runs/lsec-gcn --split test --scores-out scores.parquet"
         ),
     )(evaluate)
@@ -32,6 +34,12 @@ def evaluate(
         "as Parquet. With several tasks, the task name is added before the suffix.",
     ),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder, if it moved since training."),
+    protocol: Optional[str] = typer.Option(
+        None,
+        "--protocol",
+        help="candidates (the split's fixed lists), full_sort (every item, training items masked) or auto "
+        "(lists when the split has them). Default: the run's eval.protocol.",
+    ),
 ) -> None:
     from lsec.errors import LsecError
     from lsec.evaluate.protocols import evaluate_run, format_report, scored_rows
@@ -39,8 +47,10 @@ def evaluate(
 
     if split not in ("valid", "test"):
         raise LsecError(f"--split must be 'valid' or 'test'. Got {split!r} instead.")
+    if protocol is not None and protocol not in ("auto", "candidates", "full_sort"):
+        raise LsecError(f"--protocol must be auto, candidates or full_sort. Got {protocol!r} instead.")
     loaded = load_run(run, dataset=None if data is None else str(data))
-    results, scores = evaluate_run(loaded, split, tasks=task or None)
+    results, scores = evaluate_run(loaded, split, tasks=task or None, protocol=protocol)
     (run / "results").mkdir(exist_ok=True)
     write_json(run / "results" / f"{split}.json", results)
     if scores_out is not None:
@@ -54,5 +64,6 @@ def evaluate(
         typer.echo(json.dumps(results, indent=2))
         return
     for name, report in results["tasks"].items():
-        typer.echo(f"{loaded.config.model.name} | task {name} | {split}")
+        how = results["protocol"].get(name, "candidates")
+        typer.echo(f"{loaded.config.model.name} | task {name} | {split} | {how.replace('_', ' ')}")
         typer.echo(format_report(report))

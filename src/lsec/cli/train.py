@@ -14,7 +14,12 @@ def register(app: typer.Typer) -> None:
         help=(
             "Train a model from a recipe into a run folder (config.yaml, run.json, log.jsonl, checkpoints/).\n\n"
             "Example: lsec train --config configs/lsec-gcn.yaml --data data/lsec-small --out runs/lsec-gcn "
-            "train.lr=1e-3 train.epochs=20"
+            "train.lr=1e-3 train.epochs=20\n\n"
+            "train.engine picks the objective of the one training loop: lsec (multi-task, candidate lists), bpr "
+            "(large-batch BPR with full-sort validation: configs/lightgcn-dot.yaml, mf-bpr.yaml) or closed_form "
+            "(configs/gf-cf.yaml, no training). Splits without a validation fold: the bpr and closed_form engines "
+            "hold out 10% of each user's training pairs (train.valid_fraction, seeded), or train a fixed budget "
+            "with train.validate=false."
         ),
     )(train)
 
@@ -39,9 +44,12 @@ def train(
         cfg = load_config(out / "config.yaml")  # resuming: the run's own resolved config
     else:
         cfg = load_config(config, extra)
-    result = train_run(cfg, out, resume=resume, show_progress=not quiet)
+    result = train_run(cfg, out, resume=resume, show_progress=not quiet, echo=lambda line: typer.echo(line, err=True))
+    if not cfg.train.validate or cfg.train.engine == "closed_form" and not result.best_metrics:
+        typer.echo(f"{cfg.model.name}: trained {result.epochs_run} epochs ({result.steps} steps); run folder {out}")
+        return
     how = "early stop" if result.stopped_early else "max epochs"
     typer.echo(
         f"{cfg.model.name}: best valid {cfg.train.metric} = {result.best_metric:.4f} at epoch {result.best_epoch} "
-        f"({result.epochs_run} epochs, {how}); run folder {out}"
+        f"({result.epochs_run} epochs, {result.steps} steps, {how}); run folder {out}"
     )

@@ -15,7 +15,8 @@ are broken by :func:`torch.topk` (continuous model scores almost never tie).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -101,7 +102,8 @@ def full_sort_metrics(
         ks: cut-offs.
 
     Returns:
-        ``{"recall@k": ..., "ndcg@k": ..., "num_users": U}`` for each k.
+        ``{"recall@k": ..., "ndcg@k": ..., "precision@k": ..., "num_users": U}`` for each k
+        (precision@k = hits in the top k / k).
     """
     if not ks or min(ks) < 1:
         raise ValueError(f"The 'ks' parameter of full_sort_metrics must hold positive ints. Got {tuple(ks)}.")
@@ -135,6 +137,7 @@ def full_sort_metrics(
         idcg = ideal_cum[np.minimum(n_pos, kk) - 1]
         result[f"recall@{k}"] = float(recall.mean())
         result[f"ndcg@{k}"] = float((dcg / idcg).mean())
+        result[f"precision@{k}"] = float((hit_k.sum(1) / k).mean())
     result["num_users"] = float(len(users))
     return result
 
@@ -148,3 +151,32 @@ def _block_entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray,
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     cols = matrix.indices[np.repeat(starts, counts) + offsets]
     return position.astype(np.int64), cols.astype(np.int64)
+
+
+def model_score_block(model: Any, enc: Mapping[str, torch.Tensor] | None, task: str = "buy") -> ScoreBlock:
+    """Full-catalogue scores of a trained model (dot-product fast path) or of a fitted closed-form model.
+
+    A closed-form model (``enc is None``) brings its own ``score_block()``; a dot-product model scores by one
+    matrix product per block of users; an MLP scorer goes through ``model.score_all``.
+    """
+    if enc is None:
+        block: ScoreBlock = model.score_block()
+        return block
+    if model.scoring_kind(task) == "dot":
+        return dot_scores(model.query(task, enc).detach().cpu(), model.target(task, enc).detach().cpu())
+    device = next(model.parameters()).device
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        return model.score_all(task, enc, users.to(device)).detach().cpu()
+
+    return score
+
+
+def popularity_block(train: sp.csr_matrix) -> ScoreBlock:
+    """Every user scores each item by its number of training interactions (the popularity floor)."""
+    counts = torch.from_numpy(np.asarray(train.sum(axis=0)).ravel().astype(np.float32))
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        return counts.expand(len(users), -1).clone()
+
+    return score

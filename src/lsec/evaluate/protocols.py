@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lsec.errors import LsecDataError, LsecError
 from lsec.nn.models.base import TASK_TARGET, Encoded, RecommenderModel
 
 GROUPS = ("all", "warm", "cold")
@@ -139,20 +140,47 @@ def evaluate_run(
     tasks: Sequence[str] | None = None,
     ks: Sequence[int] | None = None,
     first_ks: Sequence[int] | None = None,
+    protocol: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Candidate-list evaluation of a loaded run (:func:`lsec.train.runs.load_run`) on ``fold``.
+    """Evaluation of a loaded run (:func:`lsec.train.runs.load_run`) on ``fold``.
 
-    Returns ``(results, scores)``: ``results = {"split": fold, "model": ..., "tasks": {task: report}}`` with
-    a :func:`candidate_report` per task, and the per-row scores per task (aligned with the candidate rows).
-    Tasks default to the model's tasks that the split has candidate lists for.
+    The protocol (``protocol`` or the run's ``eval.protocol``): ``candidates`` scores the split's fixed candidate
+    lists (:func:`candidate_report` per task); ``full_sort`` ranks every item for each user with ``fold``
+    positives, the user's training-fold items masked (buy task; recall / ndcg / precision at
+    ``eval.full_sort_ks``); ``auto`` takes the candidate lists when the split has them for the task, else the
+    full sort.
+
+    Returns ``(results, scores)``: ``results = {"split": fold, "model": ..., "tasks": {task: report}, "protocol":
+    {task: name}}`` and the per-row scores per task of the candidate-list protocol (aligned with its rows).
     """
-    model: RecommenderModel = run.model
+    from lsec.train.engines import has_candidates
+
+    model = run.model
     cfg = run.config
-    wanted = list(tasks) if tasks is not None else [t for t in model.tasks if t in run.split.tasks]
-    enc = run.encode()
-    results: dict[str, Any] = {"split": fold, "model": cfg.model.name, "run": str(run.run_dir), "tasks": {}}
+    protocol = protocol or cfg.eval.protocol
+    if protocol not in ("auto", "candidates", "full_sort"):
+        raise ValueError(f"The 'protocol' parameter must be auto, candidates or full_sort. Got {protocol!r}.")
+    closed_form = not isinstance(model, RecommenderModel)
+    model_tasks = ("buy",) if closed_form else model.tasks
+    if tasks is not None:
+        wanted = list(tasks)
+    elif protocol == "candidates":
+        wanted = [t for t in model_tasks if t in run.split.tasks]
+    else:
+        wanted = [t for t in model_tasks if has_candidates(run.split, t, fold) or t == "buy"]
+    enc = None if closed_form else run.encode()
+    results: dict[str, Any] = {
+        "split": fold, "model": cfg.model.name, "run": str(run.run_dir), "tasks": {}, "protocol": {}
+    }  # fmt: skip
     scores: dict[str, np.ndarray] = {}
     for task in wanted:
+        by_lists = protocol == "candidates" or (protocol == "auto" and has_candidates(run.split, task, fold))
+        if not by_lists:
+            results["tasks"][task] = full_sort_run_report(run, task, fold, enc)
+            results["protocol"][task] = "full_sort"
+            continue
+        if enc is None:
+            raise LsecError(f"{run.run_dir}: {cfg.model.name} is evaluated with the full-sort protocol only.")
         report, task_scores = evaluate_candidates(
             model,
             enc,
@@ -164,8 +192,32 @@ def evaluate_run(
             batch_size=cfg.eval.batch_size,
         )
         results["tasks"][task] = report
+        results["protocol"][task] = "candidates"
         scores[task] = task_scores
     return results, scores
+
+
+def full_sort_run_report(run: Any, task: str, fold: str, enc: Any) -> dict[str, Any]:
+    """Full-sort report ``{"all": metrics, "users": {"all": n}}`` of a run on ``fold`` (training items masked)."""
+    from lsec.evaluate.full_sort import full_sort_metrics, model_score_block
+    from lsec.train.engines import csr, distinct_pairs, fold_summary
+
+    if task != "buy":
+        raise LsecError(f"the full-sort protocol ranks items for the buy task; task {task!r} needs candidate lists.")
+    split = run.split
+    num_users, num_items = int(split.graph.num_nodes["user"]), int(split.graph.num_nodes["item"])
+    train = csr(*distinct_pairs(split.edges(task, "train"), num_items), (num_users, num_items))
+    held = csr(*distinct_pairs(split.edges(task, fold), num_items), (num_users, num_items))
+    if held.nnz == 0:
+        raise LsecDataError(
+            f"split {split.name!r} has no {fold!r} pairs of task {task!r} to evaluate",
+            file=split.root,
+            expected=f"a {fold!r} fold with positives",
+            found=fold_summary(split, task),
+        )
+    metrics = full_sort_metrics(model_score_block(run.model, enc), train, held, ks=tuple(run.config.eval.full_sort_ks))
+    users = int(metrics.pop("num_users"))
+    return {"all": metrics, "users": {"all": users}}
 
 
 def scored_rows(run: Any, task: str, fold: str, scores: np.ndarray) -> Any:

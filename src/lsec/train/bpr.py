@@ -373,4 +373,4 @@ def _set_lr(optimizer: torch.optim.Optimizer, config: BPRConfig, step: int, tota
     progress = step / total_steps
     factor = config.lr_decay_to + (1.0 - config.lr_decay_to) * 0.5 * (1.0 + np.cos(np.pi * progress))
     for group in optimizer.param_groups:
-        group["lr"] = config.lr * factor
+        group["lr"] = float(config.lr * factor)  # a plain float: optimizer state must load with weights_only

@@ -26,7 +26,7 @@ import torch
 
 from lsec.config import Config
 from lsec.errors import LsecConfigError, LsecDataError
-from lsec.evaluate.full_sort import ScoreBlock, dot_scores, full_sort_metrics
+from lsec.evaluate.full_sort import ScoreBlock, full_sort_metrics, model_score_block, popularity_block
 from lsec.graph.adjacency import bipartite_adjacency
 
 CLOSED_FORM_MODELS = ("gf-cf",)
@@ -150,26 +150,11 @@ def full_sort_data(split: Any, cfg: Config) -> FullSortData:
     )  # fmt: skip
 
 
-def model_score_block(model: Any, enc: dict[str, torch.Tensor] | None) -> ScoreBlock:
-    """Full-catalogue scores of a trained model (dot product fast path) or of a fitted GF-CF."""
-    if hasattr(model, "score_block") and enc is None:
-        block: ScoreBlock = model.score_block()
-        return block
-    assert enc is not None
-    if model.scoring_kind(TASK) == "dot":
-        return dot_scores(model.query(TASK, enc).detach().cpu(), model.target(TASK, enc).detach().cpu())
-    return lambda users: model.score_all(TASK, enc, users.to(next(model.parameters()).device)).detach().cpu()
-
-
-def popularity_block(train: sp.csr_matrix) -> ScoreBlock:
-    """Every user scores items by their training interaction count (the popularity floor)."""
-    counts = torch.from_numpy(np.asarray(train.sum(axis=0)).ravel().astype(np.float32))
-
-    def score(users: torch.Tensor) -> torch.Tensor:
-        return counts.expand(len(users), -1).clone()
-
-    return score
-
-
 def full_sort_report(score_block: ScoreBlock, train: sp.csr_matrix, test: sp.csr_matrix, ks: Any) -> dict[str, float]:
-    return full_sort_metrics(score_block, train, test, ks=tuple(ks))
+    """:func:`~lsec.evaluate.full_sort.full_sort_metrics` without the user count."""
+    metrics = full_sort_metrics(score_block, train, test, ks=tuple(ks))
+    metrics.pop("num_users", None)
+    return metrics
+
+
+__all__ = ["full_sort_report", "model_score_block", "popularity_block"]

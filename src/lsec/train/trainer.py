@@ -259,8 +259,9 @@ def _bpr_objective(cfg: Config, split: Any, model: Any, device: torch.device, ex
         extra["baselines"] = {
             "popularity": full_sort_report(popularity_block(train_matrix), train_matrix, data.valid, ks)
         }
+    steps_per_epoch = max(1, math.ceil(len(data.train_users) / tc.batch_size))
     config = BPRConfig(
-        epochs=tc.epochs,
+        epochs=max(tc.epochs, math.ceil(tc.min_steps / steps_per_epoch)),  # the loop's budget: the lr schedule spans it
         batch_size=tc.batch_size,
         lr=tc.lr,
         reg=tc.reg,
