@@ -133,13 +133,17 @@ def test_bounded_mode_with_caps_above_degrees_is_exact(kernel):
 def test_recall_counts_pooled_hits():
     def lists(rows):
         indices = np.array(rows, dtype=np.int32)
-        return SwingNeighbours(np.arange(2), indices, (indices >= 0).astype(np.float32), num_streamers=4)
+        scores = (indices >= 0).astype(np.float32)
+        return SwingNeighbours(streamers=np.arange(2), indices=indices, scores=scores, num_streamers=4)
 
     exact, bounded = lists([[1, 2], [0, -1]]), lists([[2, 3], [0, -1]])
     assert swing_recall(exact=exact, bounded=bounded) == pytest.approx(2 / 3)
     assert np.isnan(swing_recall(exact=lists([[-1, -1], [-1, -1]]), bounded=bounded))
     with pytest.raises(ValueError, match="'bounded' parameter of swing_recall"):
-        swing_recall(exact=exact, bounded=SwingNeighbours(np.arange(1), bounded.indices[:1], bounded.scores[:1], 4))
+        one_row = SwingNeighbours(
+            streamers=np.arange(1), indices=bounded.indices[:1], scores=bounded.scores[:1], num_streamers=4
+        )
+        swing_recall(exact=exact, bounded=one_row)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -51,7 +51,7 @@ HOPS = {
 """The graph each hop of a metapath walks: ``u2a`` and ``a2u`` the gift graph, ``a2a`` the Swing graph."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetapathNeighbours:
     """Bounded metapath neighbours of source nodes, best first.
 
@@ -233,7 +233,7 @@ def _hop_table(graph: GiftGraph, swing: SwingNeighbours | None, hop: str, fanout
     return index, values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Hop:
     """One hop of a walk: each node's top edges ``index`` / ``weight`` (n, f), the reached type's ``size``,
     what is dropped (``EXCLUDE_*``) and how many reached nodes are kept (``width``)."""

@@ -16,8 +16,9 @@ uniformly with ``seed`` in ``"bounded"`` mode), invert their streamer lists into
 then ``s(i, j) = sum_{u, v in B_j} 1 / (alpha + |I_u ∩ I_v|)`` (same cost again). The overlaps
 ``|I_u ∩ I_v|`` always use the users' full streamer lists. In bounded mode a row's scores come from a
 sample of its users only (about ``(cap / |U_i|)^2`` of the pairs), so scores are comparable within a row,
-not across rows; :func:`swing_recall` measures what the cap costs. Memory per row: ``|S|^2`` int32 overlaps,
-so ``"exact"`` mode on a streamer with 50k users needs 10 GB: use it on small graphs or on a sample of rows.
+not across rows; :func:`swing_recall` measures what the cap costs. Memory per row: ``|S|^2`` float64 pair
+terms, so ``"exact"`` mode on a streamer with 50k users needs 20 GB: use it on small graphs or on a sample of
+rows (``streamers``).
 
 Ranking: neighbours sorted by float32 score, descending; equal scores by streamer index, ascending. The
 streamer itself is never its own neighbour; streamers sharing no (sampled) user are not neighbours.
@@ -38,7 +39,7 @@ MODES = ("exact", "bounded")
 KERNELS = ("auto", "numba", "scipy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GiftGraph:
     """The user -> streamer gift graph as CSR in both directions (built by :func:`gift_graph`).
 
@@ -114,7 +115,7 @@ def gift_graph(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SwingNeighbours:
     """Top-k Swing neighbours of streamers, best first.
 
