@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,3 +76,30 @@ def test_cli_import_lightgcn(tmp_path):
     assert "25 users, 30 items" in result.output
     missing = CliRunner().invoke(app, ["data", "import", "lightgcn", str(tmp_path / "nope"), "--out", str(tmp_path)])
     assert missing.exit_code == 2 and "train.txt" in missing.output
+
+
+def test_optional_valid_file_becomes_the_valid_fold_and_trains_on_it(tmp_path):
+    """train.txt / valid.txt / test.txt: the bpr engine validates on valid.txt and carves nothing."""
+    import json
+
+    from lsec.cli import main
+
+    write_fixture(tmp_path, gz=False)
+    rng = np.random.default_rng(5)
+    valid = {u: rng.permutation(30)[:2].tolist() for u in range(25)}
+    (tmp_path / "valid.txt").write_text("".join(" ".join(map(str, [u, *v])) + "\n" for u, v in valid.items()))
+    with pytest.raises(SystemExit) as done:
+        main(["data", "import", "lightgcn", str(tmp_path), "--out", str(tmp_path / "ds")])
+    assert done.value.code in (0, None)
+    split = load_split(tmp_path / "ds", name="given")
+    got = {(int(u), int(i)) for u, i in zip(split.edges("buy", "valid").src, split.edges("buy", "valid").dst)}
+    assert got == {(u, i) for u, items in valid.items() for i in items}
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    args = ["train", "--config", str(configs / "mf-bpr.yaml"), "--data", str(tmp_path / "ds"), "--out"]
+    overrides = ["data.split=given", "train.epochs=1", "train.min_steps=0", "train.hard_candidates=1", "-q"]
+    with pytest.raises(SystemExit) as done:
+        main([*args, str(tmp_path / "run"), *overrides])
+    assert done.value.code in (0, None)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["validation"] == f"fold 'valid' of split 'given': {len(got)} pairs"
+    assert info["train_pairs"] == len(split.edges("buy", "train").src)

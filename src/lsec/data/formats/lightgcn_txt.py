@@ -3,13 +3,15 @@
 Two files, one line per user: ``user item item ...`` (whitespace-separated, 0-based integer ids)::
 
     DIR/train.txt[.gz]   training interactions
+    DIR/valid.txt[.gz]   optional validation interactions
     DIR/test.txt[.gz]    held-out interactions
 
 A user line with no item is allowed (the user exists, without interactions). The import keeps the ids as
 they are: internal index = the integer id, node counts = largest id + 1, so results are comparable
 with the published ones; external ids are the same integers as strings. There are no timestamps
-(``ts = 0``). The two files become the ``buy`` relation (train edges first) and the given split
-``splits/given`` (fold 0 = train.txt, fold 2 = test.txt), written with :func:`lsec.data.split.write_split`
+(``ts = 0``). The files become the ``buy`` relation (train edges first, then valid, then test) and the given
+split ``splits/given`` (fold 0 = train.txt, fold 1 = valid.txt when present, fold 2 = test.txt); without a
+``valid.txt`` the trainers carve a validation fold from training or train a fixed budget (``train.validate``), written with :func:`lsec.data.split.write_split`
 without candidate lists (the LightGCN protocol is full-sort evaluation). A repeated (user, item) pair in a
 file is kept once and counted in ``meta.json``; a pair in both files stays in both (as published).
 Malformed tokens stop the import with an :class:`~lsec.errors.LsecDataError` naming the file, line and token.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,8 @@ class LightGCNSplit:
     num_users: int
     num_items: int
     duplicates: dict[str, int]
+    valid_users: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    valid_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def find_files(folder: PathLike) -> tuple[Path, Path]:
@@ -55,6 +59,11 @@ def find_files(folder: PathLike) -> tuple[Path, Path]:
             raise LsecDataError("file not found", file=folder / f"{stem}.txt", expected=f"{stem}.txt or {stem}.txt.gz")
         found.append(match)
     return found[0], found[1]
+
+
+def find_valid(folder: PathLike) -> Path | None:
+    """``valid.txt`` or ``valid.txt.gz`` of a LightGCN folder, or None (the validation file is optional)."""
+    return next((p for p in (Path(folder) / "valid.txt", Path(folder) / "valid.txt.gz") if p.is_file()), None)
 
 
 def read_interactions(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -91,12 +100,13 @@ def read_interactions(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(users), np.concatenate(items)
 
 
-def read_lightgcn(train_path: PathLike, test_path: PathLike) -> LightGCNSplit:
-    """Read both files; node counts are the largest ids + 1 over the two files."""
+def read_lightgcn(train_path: PathLike, test_path: PathLike, valid_path: PathLike | None = None) -> LightGCNSplit:
+    """Read the files; node counts are the largest ids + 1 over all of them."""
     parts = {}
     duplicates = {}
     num_users = num_items = 0
-    for name, path in (("train", train_path), ("test", test_path)):
+    files = [("train", train_path), ("test", test_path)] + ([("valid", valid_path)] if valid_path else [])
+    for name, path in files:
         users, items = read_interactions(path)
         num_users = max(num_users, int(users.max()) + 1)
         num_items = max(num_items, int(items.max()) + 1)
@@ -106,20 +116,23 @@ def read_lightgcn(train_path: PathLike, test_path: PathLike) -> LightGCNSplit:
         first.sort()
         duplicates[name] = int(len(users) - len(first))
         parts[name] = (users[first], items[first])
-    return LightGCNSplit(*parts["train"], *parts["test"], num_users, num_items, duplicates)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return LightGCNSplit(*parts["train"], *parts["test"], num_users, num_items, duplicates, *parts.get("valid", empty))
 
 
-def import_lightgcn_txt(train_path: PathLike, test_path: PathLike, out_dir: PathLike) -> HeteroGraph:
-    """Import a LightGCN folder's two files as a canonical dataset with the given split ``splits/given``.
+def import_lightgcn_txt(
+    train_path: PathLike, test_path: PathLike, out_dir: PathLike, *, valid_path: PathLike | None = None
+) -> HeteroGraph:
+    """Import a LightGCN folder's files as a canonical dataset with the given split ``splits/given``.
 
-    Returns the graph that was saved (users and items only; the ``buy`` edges are train then test).
+    Returns the graph that was saved (users and items only; the ``buy`` edges are train, valid, then test).
     """
     from lsec.data.split import write_split
     from lsec.data.store import save
 
-    data = read_lightgcn(train_path, test_path)
-    src = np.concatenate([data.train_users, data.test_users]).astype(np.int32)
-    dst = np.concatenate([data.train_items, data.test_items]).astype(np.int32)
+    data = read_lightgcn(train_path, test_path, valid_path)
+    src = np.concatenate([data.train_users, data.valid_users, data.test_users]).astype(np.int32)
+    dst = np.concatenate([data.train_items, data.valid_items, data.test_items]).astype(np.int32)
     graph = HeteroGraph(
         num_nodes={"user": data.num_users, "item": data.num_items},
         edges={("user", "buy", "item"): EdgeTable(src, dst, np.zeros(len(src), dtype=np.int64), None)},
@@ -134,9 +147,11 @@ def import_lightgcn_txt(train_path: PathLike, test_path: PathLike, out_dir: Path
                 "format": "lightgcn_txt",
                 "train": str(Path(train_path).resolve()),
                 "test": str(Path(test_path).resolve()),
+                **({"valid": str(Path(valid_path).resolve())} if valid_path else {}),
             },
             "ingestion": {
                 "train_rows": len(data.train_users),
+                "valid_rows": len(data.valid_users),
                 "test_rows": len(data.test_users),
                 "duplicates_merged": data.duplicates,
             },
@@ -144,6 +159,12 @@ def import_lightgcn_txt(train_path: PathLike, test_path: PathLike, out_dir: Path
     )
     graph.validate()
     save(graph, out_dir)
-    folds = np.concatenate([np.zeros(len(data.train_users), np.int8), np.full(len(data.test_users), 2, np.int8)])
+    folds = np.concatenate(
+        [
+            np.zeros(len(data.train_users), np.int8),
+            np.ones(len(data.valid_users), np.int8),
+            np.full(len(data.test_users), 2, np.int8),
+        ]
+    )
     write_split(out_dir, {("user", "buy", "item"): folds}, name=SPLIT_NAME, tasks=(), graph=graph)
     return graph
