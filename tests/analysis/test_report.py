@@ -138,3 +138,14 @@ def test_analyze_names_a_folder_that_is_not_a_dataset(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error:") and "empty" in err and "meta.json" in err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_runs_report_shows_what_training_warned(tmp_path):
+    run = write_run(tmp_path, "tiny", "lsec-lightgcn", 0.0)
+    info = json.loads((run / "run.json").read_text())
+    warning = "best validation auc 0.4896 is not above a popularity ranking of the same validation data (0.6461)"
+    (run / "run.json").write_text(json.dumps({**info, "warnings": [warning]}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(run), "--out", str(tmp_path / "runs.html")])
+    assert exit_info.value.code == 0
+    assert f"tiny: training: {warning}" in (tmp_path / "runs.html").read_text()

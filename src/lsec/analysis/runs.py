@@ -109,7 +109,9 @@ def read_run(run_dir: str | os.PathLike[str], label: str | None = None) -> RunRe
                 continue
             if isinstance(content, dict):
                 results[path.stem] = content
-    return RunRecord(root.resolve(), label or root.name, info, loss, metrics, results, warnings)
+    # what training itself flagged (best validation at or below random or below popularity), first
+    learned = [f"training: {w}" for w in info.get("warnings", []) if isinstance(w, str)]
+    return RunRecord(root.resolve(), label or root.name, info, loss, metrics, results, learned + warnings)
 
 
 def read_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> list[RunRecord]:
