@@ -237,6 +237,33 @@ def lightgcn_command(
         )
 
 
+def tiktok_mm_command(
+    folder: Path = typer.Argument(
+        ..., help="TikTok multi-modal folder: train/valid/test.tsv[.gz] (user<TAB>item), image/audio_feat.npy."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
+) -> None:
+    """Import the TikTok multi-modal split of MMSSL / DiffMM; train / valid / test become split "given".
+
+    Ids are kept as they are (0-based ints); no timestamps; evaluation is full-sort, so no candidate lists are drawn. image_feat.npy / audio_feat.npy / text_feat.npy, when present, become features/item__image.npy etc. (one row per item, checked).
+
+    Example: lsec data import tiktok-mm ../shared/data/tiktok-mm --out data/tiktok
+    """
+    with _user_errors():
+        from lsec.data.formats.tiktok_mm import SPLIT_NAME, find_files, import_tiktok_mm
+
+        files = find_files(folder)
+        _prepare_out(out, force)
+        graph = import_tiktok_mm(folder, out)
+        folds = " / ".join(path.name for path in files.interactions.values())
+        modalities = ", ".join(files.features) or "none"
+        typer.echo(
+            f"imported {graph.num_nodes['user']} users, {graph.num_nodes['item']} items, {len(graph['buy'].src)} buy "
+            f"edges into {out}; split {SPLIT_NAME!r} written from {folds}; item features: {modalities}"
+        )
+
+
 def validate_command(
     dataset: Path = typer.Argument(..., help="Dataset folder (written by lsec data import / simulate)."),
 ) -> None:
@@ -276,6 +303,7 @@ def register(data_app: typer.Typer) -> None:
     import_app.command("csv")(csv_command)
     import_app.command("rechub")(rechub_command)
     import_app.command("lightgcn")(lightgcn_command)
+    import_app.command("tiktok-mm")(tiktok_mm_command)
     data_app.add_typer(import_app, name="import")
     data_app.command("validate")(validate_command)
     data_app.command("info")(info_command)
