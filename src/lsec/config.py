@@ -65,6 +65,7 @@ class TrainConfig:
     device: str = "auto"  # auto = CUDA when torch sees a GPU, else CPU; or cpu, cuda, cuda:N
     reg: float = 1e-4  # bpr engine: L2 weight on the batch's ego embeddings (LightGCN paper: 1e-4)
     hard_candidates: int = 1  # bpr engine: C > 1 makes each negative the highest-scored of C uniform draws
+    exclude_seed_edges: bool = False  # lsec engine: propagate each step without its own positive edges (authors' code)
     lr_decay_to: float = 1.0  # bpr engine: final lr as a fraction of lr (cosine schedule); 1.0 = constant
 
     def __post_init__(self) -> None:

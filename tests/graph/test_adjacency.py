@@ -77,3 +77,24 @@ def test_public_api_shapes_and_duplicates_merged():
     assert adj.num_edges == 4  # (0,1) counted once, both directions
     # user 0 has degree 1, item 1 has degree 1 -> weight 1
     assert adj.matrix.to_dense()[0, 3].item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("self_loops", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_edge_exclusion_equals_the_graph_rebuilt_without_those_edges(self_loops, seed):
+    from lsec.graph.adjacency import EdgeExclusion
+
+    rng = np.random.default_rng(seed)
+    src, dst = rng.integers(0, 30, 300), rng.integers(0, 40, 300)  # duplicates included
+    exclusion = EdgeExclusion(src, dst, 30, 40, self_loops=self_loops)
+    none = exclusion.without(np.zeros(0, np.int64), np.zeros(0, np.int64)).matrix.to_dense()
+    full = bipartite_adjacency(src, dst, 30, 40, self_loops=self_loops).matrix.to_dense()
+    torch.testing.assert_close(none, full, rtol=0, atol=1e-7)
+    pick = rng.choice(len(src), 25, replace=False)
+    absent = np.flatnonzero(~np.isin(np.arange(30 * 40), src * 40 + dst))[:3]  # pairs that are not edges: ignored
+    removed = set(zip(src[pick].tolist(), dst[pick].tolist()))
+    keep = np.array([(a, b) not in removed for a, b in zip(src.tolist(), dst.tolist())])
+    got = exclusion.without(np.r_[src[pick], absent // 40], np.r_[dst[pick], absent % 40])
+    want = bipartite_adjacency(src[keep], dst[keep], 30, 40, self_loops=self_loops)
+    torch.testing.assert_close(got.matrix.to_dense(), want.matrix.to_dense(), rtol=0, atol=1e-7)
+    assert got.num_edges == want.num_edges

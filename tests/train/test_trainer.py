@@ -115,3 +115,55 @@ def test_task_weight_zero_leaves_the_follow_scorer_untouched(board_dataset: Path
         torch.testing.assert_close(trained0[key], start[key], rtol=0, atol=0)
     assert any(not torch.equal(trained5[k], start[k]) for k in follow_keys)
     assert np.isfinite(float(sum(v.float().sum() for v in trained5.values())))
+
+
+@pytest.mark.parametrize("model_name", ["lsec-lightgcn", "lsec-gcn"])
+def test_seed_edge_exclusion_logits_equal_a_model_on_the_graph_without_the_batch(
+    board_dataset: Path, model_name: str
+) -> None:
+    """Each step's logits = those of the same weights propagated over the graph minus the step's positives."""
+    from lsec.data.split import load_split
+    from lsec.graph.adjacency import bipartite_adjacency
+    from lsec.train.lsec import LsecObjective, training_logits
+    from lsec.train.runs import build_graphs, uses_self_loops
+
+    cfg = config(board_dataset, "train.exclude_seed_edges=true", model=model_name)
+    split = load_split(board_dataset)
+    torch.manual_seed(0)
+    model = build_model(cfg, split.graph)
+    loops = uses_self_loops(model, model_name)
+    graphs = build_graphs(split.train_graph(), model.relations, self_loops=loops)
+    objective = LsecObjective(model, split, graphs, cfg)
+    assert set(objective.exclusions) == {"buy", "follow"}
+    seen: list[dict] = []
+    original = model.encode
+    model.encode = lambda g: (seen.append(g), original(g))[1]  # type: ignore[method-assign]
+    batch = next(iter(objective.batches(1)))
+    objective.train_step(batch)
+    step_graphs = seen[0]
+
+    train = split.train_graph()
+    wanted = dict(graphs)
+    pairs = {}
+    for data in objective.tasks:
+        per_step = -(-len(data.users) // objective.steps_per_epoch())
+        index = batch.orders[data.task][:per_step]
+        pairs[data.task] = (torch.from_numpy(data.users[index]), torch.from_numpy(data.targets[index]))
+        removed = set(zip(data.users[index].tolist(), data.targets[index].tolist()))
+        table = train[data.task]
+        keep = np.array([(a, b) not in removed for a, b in zip(table.src.tolist(), table.dst.tolist())])
+        src_type, dst_type = ("user", "item") if data.task == "buy" else ("user", "streamer")
+        wanted[data.task] = bipartite_adjacency(
+            table.src[keep], table.dst[keep], train.num_nodes[src_type], train.num_nodes[dst_type], self_loops=loops
+        )
+        got = step_graphs[data.task]
+        torch.testing.assert_close(got.matrix.to_dense(), wanted[data.task].matrix.to_dense(), rtol=0, atol=1e-7)
+        assert got.num_edges < graphs[data.task].num_edges  # the step's positives really left the graph
+    assert step_graphs["sell"] is graphs["sell"]
+    with torch.no_grad():
+        enc_step, enc_want = original(step_graphs), original(wanted)
+        for task, (users, targets) in pairs.items():
+            a = training_logits(model, task, enc_step, users, targets)
+            b = training_logits(model, task, enc_want, users, targets)
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+            assert a.shape == (len(users),)

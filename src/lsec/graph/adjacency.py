@@ -165,3 +165,70 @@ def propagate(adjacency: BipartiteAdjacency, x: torch.Tensor) -> torch.Tensor:
     if not (x.requires_grad and torch.is_grad_enabled()):
         return _spmm(adjacency.matrix, x)
     return AdjacencySpMM.apply(adjacency.matrix, adjacency.transpose, x)
+
+
+class EdgeExclusion:
+    """The normalised adjacency of a fixed bipartite graph with a few of its edges removed, rebuilt fast.
+
+    Training with *seed-edge exclusion* propagates each batch over the training graph without the batch's own
+    positive edges (and their reverses), so a model never learns "the pair is already linked", a fact that
+    holds for every training positive and for no test pair. :meth:`without` returns exactly
+    ``bipartite_adjacency(src, dst, ...)`` of the edges that remain (degrees, self loops and the symmetric
+    normalisation recomputed), in ``O(nnz)`` vector operations: the unnormalised CSR is built once, and each
+    call masks the removed entries, subtracts their degrees and recomputes ``1 / sqrt(d_r d_c)``.
+
+    Args:
+        src, dst: (E,) the graph's edges (duplicates merged, unweighted).
+        num_src, num_dst: node counts of the two sides.
+        self_loops: add ``I`` before normalising (GCN); never removed.
+
+    Shapes:
+        without(src (B,), dst (B,)) -> adjacency over num_src + num_dst nodes
+    """
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, num_src: int, num_dst: int, *, self_loops: bool) -> None:
+        self.num_src, self.num_dst, self.self_loops = int(num_src), int(num_dst), self_loops
+        n = self.num_src + self.num_dst
+        keys = np.unique(np.asarray(src, np.int64) * self.num_dst + np.asarray(dst, np.int64))
+        pair_src, pair_dst = keys // self.num_dst, keys % self.num_dst
+        pair_id = np.arange(len(keys), dtype=np.int64)
+        loops = np.arange(n if self_loops else 0, dtype=np.int64)
+        rows = np.concatenate([pair_src, pair_dst + self.num_src, loops])
+        cols = np.concatenate([pair_dst + self.num_src, pair_src, loops])
+        ids = np.concatenate([pair_id, pair_id, np.full(len(loops), -1, np.int64)])  # -1: a self loop
+        order = np.lexsort((cols, rows))  # CSR order with sorted column indices
+        self.rows, self.cols, self.entry_pair = rows[order], cols[order], ids[order]
+        self.keys = keys
+        self.degree = np.bincount(self.rows, minlength=n).astype(np.float64)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.num_src + self.num_dst
+
+    def without(self, src: np.ndarray, dst: np.ndarray) -> BipartiteAdjacency:
+        """Symmetric-normalised adjacency of the graph minus the edges ``(src, dst)`` (absent ones are ignored)."""
+        batch = np.unique(np.asarray(src, np.int64) * self.num_dst + np.asarray(dst, np.int64))
+        where = np.searchsorted(self.keys, batch)
+        found = where < len(self.keys)
+        found[found] = self.keys[where[found]] == batch[found]
+        removed_pairs = np.zeros(len(self.keys), bool)
+        removed_pairs[where[found]] = True
+        keep = self.entry_pair < 0
+        keep |= ~removed_pairs[np.maximum(self.entry_pair, 0)]
+        rows, cols = self.rows[keep], self.cols[keep]
+        degree = np.bincount(rows, minlength=self.num_nodes).astype(np.float64)
+        inv = np.zeros_like(degree)
+        np.power(degree, -0.5, out=inv, where=degree > 0)
+        values = (inv[rows] * inv[cols]).astype(np.float32)
+        indptr = np.zeros(self.num_nodes + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=self.num_nodes), out=indptr[1:])
+        index_dtype = np.int32 if len(rows) < 2**31 - 1 and self.num_nodes < 2**31 - 1 else np.int64
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            matrix = torch.sparse_csr_tensor(
+                torch.from_numpy(indptr.astype(index_dtype)),
+                torch.from_numpy(cols.astype(index_dtype)),
+                torch.from_numpy(values),
+                size=(self.num_nodes, self.num_nodes),
+            )
+        return BipartiteAdjacency(matrix=matrix, num_src=self.num_src, num_dst=self.num_dst, self_loops=self.self_loops)

@@ -13,6 +13,11 @@ task is spread over the same steps, so one epoch also visits every follow pair o
 uniformly among targets that are not a training positive of the user (a fresh, seeded draw every epoch).
 Validation scores the validation candidate lists (buy task; follow too when the split has its lists).
 
+Seed-edge exclusion (``train.exclude_seed_edges``, as the LSEC-GNN authors' code trains): each step
+propagates over the training graphs without the step's own positive pairs (and their reverses) of the relation
+the task predicts, so a model never learns "the pair is already linked", which holds for every training
+positive and for no evaluated pair; validation and test propagate over the full training graphs.
+
 Determinism: the batch order and negatives of epoch ``e`` come from ``numpy.random.default_rng([seed, e])``,
 so a resumed run draws the same batches as an uninterrupted one.
 """
@@ -31,7 +36,7 @@ from lsec.config import Config
 from lsec.data.schema import relation
 from lsec.errors import LsecError
 from lsec.evaluate.protocols import candidate_report, evaluate_candidates
-from lsec.graph.adjacency import BipartiteAdjacency
+from lsec.graph.adjacency import BipartiteAdjacency, EdgeExclusion
 from lsec.nn.models.base import TASK_TARGET, RecommenderModel
 from lsec.train.loop import StepTimer
 from lsec.train.losses import pair_loss
@@ -121,6 +126,15 @@ class LsecObjective:
         train_graph = split.train_graph()
         self.train_graph = train_graph
         self.tasks = [task_data(train_graph, t) for t in model.tasks]
+        self.exclusions: dict[str, EdgeExclusion] = {}
+        if config.train.exclude_seed_edges:
+            for data in self.tasks:
+                if data.task in graphs and graphs[data.task].symmetric:
+                    src_type, _, dst_type = relation(data.task)
+                    self.exclusions[data.task] = EdgeExclusion(
+                        data.users, data.targets, train_graph.num_nodes[src_type], train_graph.num_nodes[dst_type],
+                        self_loops=graphs[data.task].self_loops,
+                    )  # fmt: skip
         self.losses = {t: self._loss_name(t) for t in model.tasks}
         self.optimizer = torch.optim.Adam(
             model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
@@ -150,9 +164,7 @@ class LsecObjective:
     def train_step(self, batch: LsecBatch) -> float:
         tc = self.config.train
         steps = self.steps_per_epoch()
-        with self.timer("propagation"):
-            enc = self.model.encode(self.graphs)
-        loss = torch.zeros((), device=self.device)
+        drawn = []  # (task data, users, targets, negatives) of this step, drawn before the propagation
         for data in self.tasks:
             per_step = math.ceil(len(data.users) / steps)
             index = batch.orders[data.task][batch.step * per_step : (batch.step + 1) * per_step]
@@ -161,9 +173,20 @@ class LsecObjective:
             with self.timer("sampling"):
                 users = data.users[index]
                 negatives = data.sampler.sample(users, tc.num_negatives, batch.rng)  # (b, K)
+            drawn.append((data, users, data.targets[index], negatives))
+        with self.timer("propagation"):
+            graphs = self.graphs
+            if self.exclusions:
+                graphs = dict(graphs)
+                for data, users, targets, _ in drawn:
+                    if data.task in self.exclusions:  # the batch's own positives leave the graph it sees
+                        graphs[data.task] = _to_device(self.exclusions[data.task].without(users, targets), self.device)
+            enc = self.model.encode(graphs)
+        loss = torch.zeros((), device=self.device)
+        for data, users, targets, negatives in drawn:
             with self.timer("scoring"):
                 u = torch.from_numpy(users).to(self.device)
-                pos_targets = torch.from_numpy(data.targets[index]).to(self.device)
+                pos_targets = torch.from_numpy(targets).to(self.device)
                 all_users = torch.cat([u, u.repeat_interleave(tc.num_negatives)])
                 all_targets = torch.cat([pos_targets, torch.from_numpy(negatives.ravel()).to(self.device)])
                 logits = training_logits(self.model, data.task, enc, all_users, all_targets)
