@@ -9,6 +9,9 @@ The CLI prints ``str(error)`` and exits with code 2; library callers catch :clas
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 
 class LsecError(Exception):
     """Base class of every error lsec raises on purpose."""
@@ -42,6 +45,36 @@ class LsecDataError(LsecError, ValueError):
         self.expected = expected
         self.found = found
         super().__init__(format_message(message, self.file, row, column, expected, found))
+
+    @classmethod
+    def from_os_error(cls, err: OSError, *, file: object | None = None, expected: str | None = None) -> LsecDataError:
+        """The error of a file-system call that failed (no such folder, not a directory, permission denied ...).
+
+        ``file`` is the path the user gave (default: the one the OS names); ``expected`` what it should be
+        (default: by error number)::
+
+            /proc/x: No such file or directory (expected a folder that lsec can create and write).
+        """
+        named = err.filename if isinstance(err.filename, str) else None
+        where = file if file is not None else named
+        reason = err.strerror or str(err) or type(err).__name__
+        if file is not None and named is not None and Path(named) in Path(str(file)).parents:
+            reason = f"{reason}: {named}"  # the folder above it that is missing, a file or forbidden
+        if expected is None:
+            expected = _OS_EXPECTED.get(err.errno or 0)
+        return cls(reason, file=where, expected=expected)
+
+
+_OS_EXPECTED = {
+    errno.ENOENT: "a path that exists, or a folder that lsec can create",
+    errno.ENOTDIR: "a path whose parents are all folders, not files",
+    errno.EISDIR: "a file, not a folder",
+    errno.EEXIST: "a path that does not exist yet",
+    errno.EACCES: "a path this user may read and write",
+    errno.EPERM: "a path this user may read and write",
+    errno.EROFS: "a path on a writable file system",
+    errno.ENOSPC: "free space on the disk",
+}
 
 
 class LsecConfigError(LsecError, ValueError):

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from lsec.errors import LsecError
+from lsec.errors import LsecDataError, LsecError
 
 # Order here is the order in `lsec --help`.
 COMMAND_MODULES = (
@@ -70,11 +70,18 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: user errors print one message and exit 2, never a traceback."""
+    """Console-script entry point: user errors print one message and exit 2, never a traceback.
+
+    A file-system error that no command turned into an :class:`LsecError` (an output folder that cannot be
+    created, a file that cannot be read or written) is the user's too: it names the path the OS names.
+    """
     try:
         app(args=argv, standalone_mode=True)
     except LsecError as err:
         typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except OSError as err:  # last resort: PermissionError, FileNotFoundError, NotADirectoryError, ENOSPC ...
+        typer.echo(f"error: {LsecDataError.from_os_error(err)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
