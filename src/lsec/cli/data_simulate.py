@@ -20,6 +20,8 @@ At --scale 1 the node counts equal Tables 1-2 (lsec-small: 29,422 users, 31,630 
 
 Timestamps cover 50 days from 2020-12-01 00:00 UTC. --null follow|sell shuffles the streamer endpoint of that relation (degrees kept, information gone): the control for the streamers' influence tests. Same --seed, same dataset.
 
+Gifting presets (MMBee): --preset kuailive (23,772 users, 452,621 streamers, 21 days) or mmbee (20,000 users, 8,000 streamers, 7 + 1 days) simulate live rooms cut into 30-second segments, impressions (events/impressions.parquet: user, streamer, segment, ts, label, amount), gift edges (weight = amount) and segment features per modality (features/segment__{visual,speech,comment}.npy, segments x 3 frames x 16, float16). Both are calibrated to MMBee's 0.32 streamers gifted per user and 0.03 % positive impressions; every positive and 1.2 % of the negatives are written (meta.json "simulation" has the full-stream counts). --null graph makes a user's gift history uninformative; --null content shuffles the features across segments. --influence, --sales-threshold and --degree-exponent apply to the LSEC presets only.
+
 Example: lsec data simulate --preset lsec-small --scale 0.1 --influence 0.5 --seed 0 --out data/lsec-small-0.1"""
 
 _PERMUTE_HELP = """Write a copy of a dataset in which one relation carries no information.
@@ -34,18 +36,9 @@ def _progress(progress: Optional[bool]) -> bool:
 
 
 def _prepare_out(out: Path, force: bool) -> None:
-    import shutil
+    from lsec.data.store import prepare_output_folder
 
-    from lsec.errors import LsecDataError
-
-    if out.exists() and not out.is_dir():
-        raise LsecDataError("output path is a file", file=out, expected="a new or empty folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise LsecDataError(
-                "output folder is not empty", file=out, expected="a new or empty folder (or pass --force to replace it)"
-            )
-        shutil.rmtree(out / "splits", ignore_errors=True)  # splits of the old data would not match
+    prepare_output_folder(out, force=force)
 
 
 def format_stats(stats: dict[str, Any], targets: dict[str, int] | None = None) -> str:
@@ -67,7 +60,11 @@ def format_stats(stats: dict[str, Any], targets: dict[str, int] | None = None) -
 
 def simulate_command(
     out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
-    preset: str = typer.Option("lsec-small", "--preset", help="lsec-small (Table 1) or lsec-large (Table 2)."),
+    preset: str = typer.Option(
+        "lsec-small",
+        "--preset",
+        help="lsec-small (Table 1), lsec-large (Table 2), or the gifting presets kuailive, mmbee.",
+    ),
     scale: float = typer.Option(
         1.0, "--scale", help="Multiplies node counts (edges: see --degree-exponent), in (0, 4]."
     ),
@@ -76,7 +73,10 @@ def simulate_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same dataset)."),
     null: Optional[str] = typer.Option(
-        None, "--null", help="Null control: 'follow' or 'sell' shuffles that relation's streamer endpoint."
+        None,
+        "--null",
+        help="Null control: 'follow' or 'sell' shuffles that relation's streamer endpoint (LSEC presets); "
+        "'graph' (gift history uninformative) or 'content' (features shuffled) for the gifting presets.",
     ),
     sales_threshold: int = typer.Option(20, "--sales-threshold", help="Minimum sales for a sell edge."),
     degree_exponent: float = typer.Option(
@@ -91,10 +91,14 @@ def simulate_command(
     ),
 ) -> None:
     from lsec.cli import fail
+    from lsec.data.simulate.gifting import PRESETS as GIFTING_PRESETS
     from lsec.data.simulate.lsec import simulate_lsec
     from lsec.data.store import save
     from lsec.errors import LsecError
 
+    if preset in GIFTING_PRESETS:
+        _simulate_gifting(out, preset, scale, seed, null, force, _progress(progress))
+        return
     try:
         _prepare_out(out, force)
         began = time.perf_counter()
@@ -112,6 +116,33 @@ def simulate_command(
     except LsecError as err:
         raise fail(str(err)) from None
     typer.echo(format_stats(graph.stats(), graph.meta["simulation"]["targets"]))
+    typer.echo(f"wrote {out} in {time.perf_counter() - began:.1f} s")
+
+
+def _simulate_gifting(
+    out: Path, preset: str, scale: float, seed: int, null: Optional[str], force: bool, progress: bool
+) -> None:
+    from lsec.cli import fail
+    from lsec.data.events import save_dataset
+    from lsec.data.simulate.gifting import simulate_gifting
+    from lsec.errors import LsecError
+
+    try:
+        _prepare_out(out, force)
+        began = time.perf_counter()
+        dataset = simulate_gifting(preset=preset, scale=scale, seed=seed, null=null, progress=progress)
+        save_dataset(dataset.graph, out, events=dataset.events, features=dataset.features)
+    except LsecError as err:
+        raise fail(str(err)) from None
+    sim = dataset.graph.meta["simulation"]
+    full, targets = sim["full_stream"], sim["targets"]
+    typer.echo(format_stats(dataset.graph.stats(), targets))
+    typer.echo(
+        f"full stream: {full['impressions']:,} impressions, {100 * full['positive_rate']:.4f}% positive "
+        f"(target {100 * targets['positive_rate']:.4f}%); {sim['gifted_per_user']:.3f} streamers gifted per user "
+        f"(target {targets['gifted_per_user']}); written: {sim['written_impressions']:,} impressions "
+        f"(negatives kept at rate {sim['negative_rate']:.4g}), {sim['segments']:,} segments"
+    )
     typer.echo(f"wrote {out} in {time.perf_counter() - began:.1f} s")
 
 

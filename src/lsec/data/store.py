@@ -40,13 +40,13 @@ def save(
 ) -> Path:
     """Write ``graph`` (and optional rejected rows per input file) as a canonical dataset folder."""
     root = Path(path)
-    if root.exists() and any(root.iterdir()):
+    if root.is_dir() and any(root.iterdir()):
         if not overwrite:
             raise LsecDataError("output folder is not empty", file=root, expected="an empty or new folder")
         for sub in ("nodes", "edges", "rejected"):
             shutil.rmtree(root / sub, ignore_errors=True)
-    (root / "nodes").mkdir(parents=True, exist_ok=True)
-    (root / "edges").mkdir(parents=True, exist_ok=True)
+    create_folder(root / "nodes", shown=root)
+    create_folder(root / "edges", shown=root)
 
     for node_type in ordered_node_types(graph.num_nodes):
         columns: dict[str, Any] = {"id": pl.Series("id", graph.ids(node_type).astype(str), dtype=pl.Utf8)}
@@ -91,6 +91,39 @@ def save(
     )
     (root / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False, default=_json_default))
     return root
+
+
+def prepare_output_folder(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Check that a new dataset may be written to ``path`` and create the folder (before any long work).
+
+    ``path`` must be a new or empty folder; with ``force`` a non-empty one is accepted and its splits are
+    removed (splits of the old data would not match the new edges). Raises :class:`LsecDataError` naming
+    ``path`` otherwise, or when the folder cannot be created.
+    """
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise LsecDataError("output path is a file", file=root, expected="a new or empty folder")
+    if root.is_dir() and any(root.iterdir()):
+        if not force:
+            raise LsecDataError(
+                "output folder is not empty",
+                file=root,
+                expected="a new or empty folder (or pass --force to replace it)",
+            )
+        shutil.rmtree(root / "splits", ignore_errors=True)
+    return create_folder(root)
+
+
+def create_folder(path: str | os.PathLike[str], *, shown: str | os.PathLike[str] | None = None) -> Path:
+    """``mkdir -p path``; an OS refusal becomes an :class:`LsecDataError` naming ``shown`` (default ``path``)."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LsecDataError.from_os_error(
+            err, file=shown if shown is not None else folder, expected="a folder that lsec can create and write"
+        ) from None
+    return folder
 
 
 def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from lsec.data.split.folds import (
     iso_utc,
     normalise_folds,
 )
+from lsec.data.store import create_folder
 from lsec.data.store import load as load_dataset
 from lsec.errors import LsecDataError
 
@@ -280,7 +281,7 @@ def write_split(
     target = root / "splits" / name
     staging = root / "splits" / f".{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "folds").mkdir(parents=True)
+    create_folder(staging / "folds", shown=root / "splits")  # a read-only dataset folder fails here, by name
     (staging / "candidates").mkdir()
 
     def write_candidates(task: str, fold: str, cand: Candidates) -> None:
