@@ -29,9 +29,12 @@ def influence(
     Each pattern gets an effect ratio with a bootstrap CI, a sign-flip permutation p-value, its sample counts and a figure. The report also holds the dataset overview: statistics, degree distributions, edges per day. Patterns whose relations are missing are reported as not testable.
     """
     from lsec.analysis.report import influence_report
-    from lsec.data.store import load
+    from lsec.data.store import create_folder, load
 
     graph = load(dataset)
+    for path in (out, json_out):  # fail before the tests run, not after
+        if path is not None:
+            create_folder(path.parent)
     html, result, _ = influence_report(
         graph,
         out,

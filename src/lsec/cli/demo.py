@@ -47,6 +47,28 @@ def comparison_table(results: dict[str, dict[str, Any]], group: str = "all") -> 
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows])
 
 
+def _check_outputs(out: Path, runs: Path) -> None:
+    """Refuse folders the demo could not write, or would replace although an earlier demo did not write them."""
+    from lsec.data.store import META_FILE, create_folder
+    from lsec.errors import LsecDataError
+
+    previous = [
+        (out, META_FILE, "a dataset folder"),
+        *((runs / name, "run.json", "a run folder") for name in DEMO_MODELS),
+    ]
+    for folder, marker, what in previous:
+        if folder.exists() and not folder.is_dir():
+            raise LsecDataError("output path is a file", file=folder, expected="a folder")
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).is_file():
+            raise LsecDataError(
+                "output folder is not empty",
+                file=folder,
+                expected=f"a new or empty folder, or {what} of an earlier lsec demo (it is replaced)",
+            )
+    create_folder(out)
+    create_folder(runs)
+
+
 def demo_command(
     out: Path = typer.Option(Path("demo-data"), help="Where the simulated dataset is written."),
     runs: Path = typer.Option(Path("demo-runs"), help="Where the training runs and reports are written."),
@@ -68,6 +90,7 @@ def demo_command(
     from lsec.train.trainer import train_run
 
     started = time.perf_counter()
+    _check_outputs(out, runs)  # before minutes of work, and never delete what an earlier demo did not write
     _say(f"1/5 simulating lsec-small at scale {scale} (influence {influence}, seed {seed}) -> {out}")
     graph = simulate_lsec("lsec-small", scale=scale, influence=influence, seed=seed, progress=True)
     if out.exists():

@@ -77,6 +77,7 @@ def run_table(
     reports how many seeds it has).
     """
     from lsec.config import load_config
+    from lsec.data.store import create_folder
     from lsec.evaluate.protocols import evaluate_run
     from lsec.train.runs import load_run, read_run_info, write_json
     from lsec.train.trainer import train_run
@@ -93,8 +94,7 @@ def run_table(
             raise LsecConfigError(f"Unknown rows {unknown} for {table}. Valid: {sorted(known)}.")
         selected = [(label, recipe) for label, recipe in selected if label in rows or recipe in rows]
     configs = Path(configs_dir) if configs_dir is not None else default_configs_dir()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = create_folder(out_dir)
     say = echo or (lambda _message: None)
     raw: list[dict[str, Any]] = []
     total = len(selected) * repeats

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lsec.data.schema import RELATIONS
+from lsec.data.store import create_folder
 from lsec.errors import LsecError
 from lsec.serve.foldin import FoldIn, fit_fold_in, foldable_relation
 from lsec.serve.scoring import MLPRest
@@ -235,7 +236,7 @@ def save_artifact(artifact: Artifact, out: str | os.PathLike[str], *, overwrite:
         raise LsecError(f"{root}: exists and is not empty (choose another --out or pass --overwrite).")
     tmp = root.with_name(root.name + ".tmp-export")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    create_folder(tmp, shown=root)  # under a file, in /proc, read-only: the error names --out
     files: dict[str, dict[str, Any]] = {}
 
     def put(name: str, array: np.ndarray) -> None:
