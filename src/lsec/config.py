@@ -130,7 +130,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: Iterable[
         try:
             loaded = yaml.safe_load(file.read_text()) or {}
         except yaml.YAMLError as err:
-            raise LsecConfigError(f"{file}: not valid YAML ({err}).") from None
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or "cannot be parsed"
+            raise LsecConfigError(
+                f"{file}: not valid YAML{where} ({problem}); expected a mapping of sections."
+            ) from None
         if not isinstance(loaded, dict):
             raise LsecConfigError(f"{file}: expected a mapping of sections, found {type(loaded).__name__}.")
         raw = loaded

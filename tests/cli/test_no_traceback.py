@@ -478,11 +478,7 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ("demo-existing-out", ("demo", "--out", "{full}", "--runs", "{root}/demo-runs"), "{full}"),
 ]
 
-XFAIL: dict[str, str] = {
-    "train-resume-garbage-checkpoint": "lsec/train/loop.py TrainingLoop.resume_state catches RuntimeError, KeyError, "
-    "ValueError and EOFError around torch.load(last.pt), but torch's weights-only unpickler raises IndexError "
-    "(pickle.UnpicklingError for other garbage) on a damaged file",
-}
+XFAIL: dict[str, str] = {}
 """Cases that fail because of code owned by the train refactor (case id -> what fails, where)."""
 
 

@@ -6,7 +6,6 @@ Library imports happen inside the commands so that ``lsec --help`` stays fast.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,17 +42,9 @@ def _user_errors() -> Iterator[None]:
 
 
 def _prepare_out(out: Path, force: bool) -> None:
-    from lsec.errors import LsecDataError
+    from lsec.data.store import prepare_output_folder
 
-    if out.exists() and not out.is_dir():
-        raise LsecDataError("output path is a file", file=out, expected="a new or empty folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise LsecDataError(
-                "output folder is not empty", file=out, expected="a new or empty folder (or pass --force to replace it)"
-            )
-        # Splits of the old data would not match the new edges.
-        shutil.rmtree(out / "splits", ignore_errors=True)
+    prepare_output_folder(out, force=force)  # before reading any input: a bad --out fails first
 
 
 def _summary(result: IngestResult, out: Path) -> None:
@@ -214,26 +205,33 @@ def rechub_command(
 
 
 def lightgcn_command(
-    folder: Path = typer.Argument(..., help="LightGCN folder holding train.txt[.gz] and test.txt[.gz]."),
+    folder: Path = typer.Argument(
+        ..., help="LightGCN folder holding train.txt[.gz], test.txt[.gz] and optionally valid.txt[.gz]."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
 ) -> None:
     """Import the LightGCN / NGCF text layout (one line per user: user item item ...); the files become split "given".
 
     Ids are kept as they are (0-based ints); no timestamps; evaluation is full-sort, so no candidate lists are drawn.
+    A valid.txt becomes the validation fold; without one, `lsec train` carves a validation fold from training
+    (train.valid_fraction, seeded) or trains a fixed budget with train.validate=false.
 
     Example: lsec data import lightgcn ../shared/data/gowalla --out data/gowalla
     """
     with _user_errors():
-        from lsec.data.formats.lightgcn_txt import SPLIT_NAME, find_files, import_lightgcn_txt
+        from lsec.data.formats.lightgcn_txt import SPLIT_NAME, find_files, find_valid, import_lightgcn_txt
 
         train_path, test_path = find_files(folder)
+        valid_path = find_valid(folder)
         _prepare_out(out, force)
-        graph = import_lightgcn_txt(train_path, test_path, out)
+        graph = import_lightgcn_txt(train_path, test_path, out, valid_path=valid_path)
         buy = graph["buy"]
+        files = " / ".join(p.name for p in (train_path, valid_path, test_path) if p is not None)
         typer.echo(
             f"imported {graph.num_nodes['user']} users, {graph.num_nodes['item']} items, {len(buy.src)} buy edges "
-            f"into {out}; split {SPLIT_NAME!r} written from {train_path.name} / {test_path.name}"
+            f"into {out}; split {SPLIT_NAME!r} written from {files}"
+            + ("" if valid_path else " (no valid.txt: `lsec train` carves a validation fold from training)")
         )
 
 

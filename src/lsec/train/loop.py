@@ -341,10 +341,10 @@ class Loop:
             self.model.load_state_dict(payload["model"])
             self.objective.optimizer.load_state_dict(payload["optimizer"])
             self.objective.load_extra_state(payload.get("objective", {}))
-        except (RuntimeError, KeyError, ValueError, EOFError) as err:
+        except Exception as err:  # torch raises UnpicklingError, IndexError, RuntimeError... for damaged files
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise LsecError(
-                f"{path}: cannot resume from this checkpoint (expected one written by this model and version; "
-                f"{str(err).splitlines()[0]})."
+                f"{path}: cannot resume from this checkpoint (expected one written by this model and version; {first})."
             ) from None
         torch.set_rng_state(payload["torch_rng"])
         best_path = self.run_dir / BEST_CHECKPOINT
