@@ -170,3 +170,24 @@ def test_foreign_run_format_and_mismatched_checkpoint_are_clear_errors(given: Pa
     (tmp_path / "m" / "checkpoints" / "best.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(LsecError, match=r"best.pt: not a readable checkpoint"):
         load_run(tmp_path / "m")
+
+
+def test_bpr_run_is_served_exactly(given: Path, tmp_path: Path) -> None:
+    """export + Recommender give the run's own dot-product top-k (training items excluded), scores included."""
+    from lsec.serve.artifact import export_run
+    from lsec.serve.recommender import Recommender
+
+    train_run(cfg("lightgcn-dot", given, *FAST, "train.epochs=2", "train.validate=false"), tmp_path / "r")
+    run = load_run(tmp_path / "r")
+    enc = run.encode()
+    scores = (enc["buy.user"] @ enc["buy.item"].T).numpy()  # (U, I)
+    export_run(tmp_path / "r", tmp_path / "artifact")
+    served = Recommender.load(tmp_path / "artifact")
+    seen = csr(*distinct_pairs(run.split.edges("buy", "train"), run.graph.num_nodes["item"]), scores.shape)
+    for user in (0, 7, 123):
+        row = scores[user].copy()
+        row[seen[user].indices] = -np.inf
+        top = np.argsort(-row, kind="stable")[:10]
+        got = served.recommend([str(user)], k=10)[0]
+        assert [item for item, _ in got] == [str(i) for i in top]
+        np.testing.assert_allclose([s for _, s in got], row[top], rtol=1e-5, atol=1e-6)
