@@ -92,7 +92,7 @@ def write_events(root: str | os.PathLike[str], name: str, columns: Mapping[str, 
                     file=path,
                     column=column,
                     expected=schema[column],
-                    found=str(values.dtype),
+                    found=values.dtype,
                 )
             frame[column] = pl.Series(column, cast, dtype=_POLARS[schema[column]])
         else:
@@ -132,7 +132,7 @@ def read_events(root: str | os.PathLike[str], name: str, *, columns: list[str] |
                 file=path,
                 column=column,
                 expected=want,
-                found=str(values.dtype),
+                found=values.dtype,
             )
         out[column] = values
     return out
@@ -152,7 +152,7 @@ def write_feature(root: str | os.PathLike[str], owner: str, name: str, array: np
     array = np.asarray(array)
     if array.dtype not in FEATURE_DTYPES:
         raise LsecDataError(
-            "feature array has an unsupported type", file=path, expected="float16 or float32", found=str(array.dtype)
+            "feature array has an unsupported type", file=path, expected="float16 or float32", found=array.dtype
         )
     if "__" in owner or "__" in name or not owner or not name:
         raise LsecDataError(
@@ -179,14 +179,14 @@ def read_feature(
         raise LsecDataError("unreadable feature file", file=path, expected="a .npy array", found=str(err)) from None
     if array.dtype not in FEATURE_DTYPES:
         raise LsecDataError(
-            "feature array has an unsupported type", file=path, expected="float16 or float32", found=str(array.dtype)
+            "feature array has an unsupported type", file=path, expected="float16 or float32", found=array.dtype
         )
     if rows is not None and (array.ndim == 0 or array.shape[0] != rows):
         raise LsecDataError(
             f"feature array does not have one row per {owner}",
             file=path,
             expected=f"{rows} rows",
-            found=f"shape {tuple(array.shape)}",
+            found=tuple(array.shape),
         )
     return array
 

@@ -16,7 +16,7 @@ from lsec.data.simulate.gifting import DAY, PRESETS, SEGMENT_SECONDS, TIME_ORIGI
 from lsec.data.store import load
 from lsec.errors import LsecConfigError
 
-AUC_SCALE = 0.1  # mmbee at 0.1: 2,000 users, 800 streamers, ~3.6 M full-stream impressions, ~1,000 gifts
+AUC_SCALE = 0.1  # mmbee at 0.1: 2,000 users, 800 streamers, ~3 M full-stream impressions, ~900 gifts
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,9 @@ def test_counts_scale_and_match_the_targets(preset: str, scale: float, request: 
     assert full["impressions"] / data.graph.num_users == pytest.approx(per_user, rel=0.05)
     assert full["dropped_no_live_streamer"] == 0
     assert full["positive_rate"] == pytest.approx(p.positive_rate, rel=0.15)  # small samples: ~100-1,000 gifts
-    assert sim["gifted_per_user"] == pytest.approx(p.gifted_per_user, rel=0.2)
+    # calibrated at scale 1 (0.312 / 0.319 measured); smaller scales drift down (module docstring) and have
+    # only ~150-600 gifted pairs here (kuailive at 0.02: 475 users)
+    assert 0.7 * p.gifted_per_user < sim["gifted_per_user"] < 1.25 * p.gifted_per_user
     # every positive is written, and negatives at the documented rate
     imp = data.events["impressions"]
     assert int(imp["label"].sum()) == full["positives"] == len(data.graph["gift"])
@@ -158,9 +160,9 @@ def content_auc(data: GiftingDataset, split_day: int) -> float:
 def test_gift_history_predicts_later_gifts_unless_null_graph(
     default: GiftingDataset, null_graph: GiftingDataset, null_content: GiftingDataset
 ) -> None:
-    assert history_auc(default, split_day=5) > 0.65  # measured 0.696 (0.690 with seed 4)
+    assert history_auc(default, split_day=5) > 0.65  # measured 0.705 (0.703 with seed 4)
     assert history_auc(null_content, split_day=5) == history_auc(default, split_day=5)  # labels untouched
-    assert abs(history_auc(null_graph, split_day=5) - 0.5) < 0.02  # measured 0.498 (0.501)
+    assert abs(history_auc(null_graph, split_day=5) - 0.5) < 0.02  # measured 0.499 (0.493)
     # the graph null keeps the overall gift level
     rates = [d.graph.meta["simulation"]["full_stream"]["positive_rate"] for d in (default, null_graph)]
     assert rates[1] == pytest.approx(rates[0], rel=0.15)
@@ -169,9 +171,9 @@ def test_gift_history_predicts_later_gifts_unless_null_graph(
 def test_segment_content_predicts_gifts_unless_null_content(
     default: GiftingDataset, null_graph: GiftingDataset, null_content: GiftingDataset
 ) -> None:
-    assert content_auc(default, split_day=4) > 0.59  # measured 0.620 (0.639 with seed 4)
-    assert content_auc(null_graph, split_day=4) > 0.54  # content still drives gifts under the graph null: 0.561
-    assert abs(content_auc(null_content, split_day=4) - 0.5) < 0.035  # 0.511; one standard error is ~0.012
+    assert content_auc(default, split_day=4) > 0.57  # measured 0.602 (0.643 with seed 4)
+    assert content_auc(null_graph, split_day=4) > 0.54  # content still drives gifts under the graph null: 0.574 (0.609)
+    assert abs(content_auc(null_content, split_day=4) - 0.5) < 0.035  # 0.494 (0.498); one standard error is ~0.013
     # the content null permutes rows: same multiset of features
     a = default.features["segment__speech"]
     b = null_content.features["segment__speech"]
@@ -191,3 +193,32 @@ def test_segment_content_predicts_gifts_unless_null_content(
 def test_bad_arguments_are_named(kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(LsecConfigError, match=needle):
         simulate_gifting(**kwargs)  # type: ignore[arg-type]
+
+
+def test_event_and_feature_files_fail_with_named_errors(tmp_path: Path) -> None:
+    import polars as pl
+
+    from lsec.data.events import write_events, write_feature
+    from lsec.errors import LsecDataError
+
+    with pytest.raises(LsecDataError, match=r"impressions\.parquet: event table 'impressions' not found"):
+        read_events(tmp_path, "impressions")
+    (tmp_path / "events").mkdir()
+    bad = {"user": [1], "streamer": [2], "segment": [3], "ts": [4], "label": [1.0], "amount": [5.0]}
+    pl.DataFrame(bad).write_parquet(tmp_path / "events" / "impressions.parquet")
+    with pytest.raises(LsecDataError, match=r"column 'user': .*expected int32, found int64"):
+        read_events(tmp_path, "impressions")
+    pl.DataFrame({"user": [1]}).write_parquet(tmp_path / "events" / "impressions.parquet")
+    with pytest.raises(LsecDataError, match=r"column 'streamer': event table 'impressions': column missing"):
+        read_events(tmp_path, "impressions")
+    with pytest.raises(LsecDataError, match=r"values do not fit the column type \(expected int32, found float64\)"):
+        write_events(tmp_path, "impressions", {k: np.asarray(v) + 0.5 for k, v in bad.items()})
+    with pytest.raises(LsecDataError, match=r"wrong columns"):
+        write_events(tmp_path, "impressions", {"user": np.zeros(1)})
+    with pytest.raises(LsecDataError, match=r"segment__visual\.npy: .*expected float16 or float32, found float64"):
+        write_feature(tmp_path, "segment", "visual", np.zeros((2, 3, 4)))
+    write_feature(tmp_path, "segment", "visual", np.zeros((2, 3, 4), dtype=np.float16))
+    with pytest.raises(LsecDataError, match=r"one row per segment \(expected 5 rows, found \(2, 3, 4\)\)"):
+        read_feature(tmp_path, "segment", "visual", rows=5)
+    with pytest.raises(LsecDataError, match=r"feature file not found .*found 'features: segment__visual'"):
+        read_feature(tmp_path, "segment", "speech")
