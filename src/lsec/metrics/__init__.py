@@ -4,7 +4,7 @@ Definitions are part of the API and documented with their maths in each module.
 """
 
 from lsec.metrics.classification import MacroF1, confusion_matrix, f1_per_class, macro_f1
-from lsec.metrics.grouped import GroupedAUC, GroupedAUCMetric, auc, gauc, grouped_auc, uauc
+from lsec.metrics.grouped import GroupedAUC, GroupedAUCMetric, auc, gauc, grouped_auc, task_metrics, uauc
 from lsec.metrics.ranking import (
     CandidateMetrics,
     CandidateResult,
@@ -30,5 +30,6 @@ __all__ = [
     "macro_f1",
     "ndcg_at_k",
     "recall_at_k",
+    "task_metrics",
     "uauc",
 ]

@@ -12,15 +12,20 @@ share the mean of their positions). Per user ``u`` the same formula over the use
 * ``uauc`` = unweighted mean of ``AUC_u`` over the kept users;
 * ``gauc`` = :math:`\\sum_u n_u \\mathrm{AUC}_u / \\sum_u n_u` with ``n_u`` the user's number of samples
   (impressions), over the kept users.
+
+These are MMBee's eq. 13 (``N`` = the users with both classes). With several tasks (gift, and later others),
+:func:`task_metrics` computes each task from its own ``(labels, scores, users)`` only, so no task's figure can
+be reported for another (a bug multi-task CTR libraries have shipped).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["GroupedAUC", "GroupedAUCMetric", "auc", "gauc", "grouped_auc", "uauc"]
+__all__ = ["GroupedAUC", "GroupedAUCMetric", "auc", "gauc", "grouped_auc", "task_metrics", "uauc"]
 
 
 def _inputs(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +136,49 @@ def uauc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
 def gauc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
     """Per-user AUC weighted by each user's number of samples, over users with both classes (``nan`` if none)."""
     return grouped_auc(users, labels, scores).gauc
+
+
+def task_metrics(tasks: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, dict[str, float]]:
+    """``auc``, ``uauc``, ``gauc`` of each task, from that task's own samples only.
+
+    Args:
+        tasks: task name -> ``(labels, scores, users)``, three 1-d arrays of one length per task (lengths may
+            differ between tasks).
+
+    Returns:
+        task name -> ``{"auc", "uauc", "gauc", "num_samples", "num_positives", "num_users", "skipped_users"}``
+        (``skipped_users``: users with one class only, left out of ``uauc`` / ``gauc``). A task whose samples
+        hold one class only gets ``auc = nan`` instead of an error, so one empty task never hides the others.
+    """
+    if not isinstance(tasks, Mapping) or not tasks:
+        raise ValueError(
+            f"The 'tasks' parameter of task_metrics must be a non-empty mapping task -> "
+            f"(labels, scores, users). Got {tasks!r:.80} instead."
+        )
+    out: dict[str, dict[str, float]] = {}
+    for name, arrays in tasks.items():
+        if not isinstance(arrays, tuple | list) or len(arrays) != 3:
+            raise ValueError(
+                f"task_metrics: task {name!r} must map to (labels, scores, users). Got {type(arrays).__name__}."
+            )
+        labels, scores, users = arrays
+        try:
+            is_pos, values = _inputs(labels, scores)
+            grouped = grouped_auc(users, labels, scores)
+        except ValueError as err:
+            raise ValueError(f"task_metrics: task {name!r}: {err}") from None
+        num_pos = int(is_pos.sum())
+        both = 0 < num_pos < is_pos.size
+        out[name] = {
+            "auc": auc(is_pos, values) if both else float("nan"),
+            "uauc": grouped.uauc,
+            "gauc": grouped.gauc,
+            "num_samples": float(is_pos.size),
+            "num_positives": float(num_pos),
+            "num_users": float(grouped.num_users),
+            "skipped_users": float(grouped.num_skipped),
+        }
+    return out
 
 
 class GroupedAUCMetric:
