@@ -65,6 +65,8 @@ class TrainConfig:
     device: str = "auto"  # auto = CUDA when torch sees a GPU, else CPU; or cpu, cuda, cuda:N
     reg: float = 1e-4  # bpr engine: L2 weight on the batch's ego embeddings (LightGCN paper: 1e-4)
     hard_candidates: int = 1  # bpr engine: C > 1 makes each negative the highest-scored of C uniform draws
+    positives: str = "all"  # lsec engine: all (every distinct pair per epoch) or one_per_source (authors' code)
+    negatives: str = "unseen"  # lsec engine: unseen (never a training positive) or uniform (authors' code)
     exclude_seed_edges: bool = False  # lsec engine: propagate each step without its own positive edges (authors' code)
     lr_decay_to: float = 1.0  # bpr engine: final lr as a fraction of lr (cosine schedule); 1.0 = constant
 
@@ -87,9 +89,15 @@ class TrainConfig:
         if self.loss not in ("auto", "bce", "bpr"):
             raise LsecConfigError(f"train.loss must be 'auto', 'bce' or 'bpr'. Got {self.loss!r} instead.")
         base, _, k = self.metric.partition("@")
-        if base not in ("auc", "mrr", "ndcg", "recall", "mrr_first") or (k and not k.isdigit()):
+        if base not in ("auc", "mrr", "ndcg", "recall", "mrr_first", "precision", "mean") or (k and not k.isdigit()):
             raise LsecConfigError(
-                f"train.metric must be auc, mrr, ndcg@k, recall@k or mrr_first@k. Got {self.metric!r} instead."
+                "train.metric must be auc, mrr, ndcg@k, recall@k, precision@k, mrr_first@k or mean (of auc, mrr, "
+                f"ndcg@k and recall@k at eval.ks: the authors' early-stopping score). Got {self.metric!r} instead."
+            )
+        if self.positives not in ("all", "one_per_source") or self.negatives not in ("unseen", "uniform"):
+            raise LsecConfigError(
+                "train.positives must be all or one_per_source and train.negatives unseen or uniform. "
+                f"Got {self.positives!r} and {self.negatives!r} instead."
             )
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "report",
     "export",
     "serve",
+    "mmbee",
 )
 
 app = typer.Typer(

@@ -173,15 +173,19 @@ def rechub_command(
         None, "--header/--no-header", help="Force header detection (default: detected per file)."
     ),
     ts_format: str = typer.Option("auto", "--ts-format", help=_TS_HELP),
-    num_candidates: int = typer.Option(500, "--num-candidates", min=2, help="Length of each user's candidate list."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the candidate lists' negatives."),
+    num_candidates: int = typer.Option(
+        500, "--num-candidates", min=2, help="Length of each drawn candidate list (folds without value rows)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the drawn candidate lists' negatives."),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the output folder name)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help=_PROGRESS_HELP),
 ) -> None:
     """Import the LSEC-GNN / RecHub TSV layout as it is; its train/val/test folders become the split "given".
 
-    Assumed layout (the released files' exact columns are unknown to us): tab-separated (else sniffed); a header detected by usual names (user, item_id, ts, ...) or by a text first line over numeric data; id columns first, in the file-name order (user-item-buy: user, then item); then an optional timestamp (unix s / ms after 2001, or ISO-8601) and an optional numeric weight. Node lists (user.tsv, item.tsv, streamer.tsv), when present, fix the ids: edges naming other ids are rejected.
+    The authors' layout (yusanshi/RecHub): train/user.tsv, item.tsv, streamer.tsv (node lists), train/user-item-buy.tsv, user-streamer-follow.tsv, streamer-item-sell.tsv (edges), and val/ test/ user-item-buy.tsv (and user-streamer-follow.tsv) with "user item value" rows. Those val/test rows are the fixed candidate lists: value 1 = positive (also an edge of the fold), 0 = sampled negative (never an edge); the split keeps every row as given (no drawn negatives, repeats kept, nothing merged with training edges).
+
+    Other layouts are read with tolerant guesses: node lists at the top level; val/test files without a value column are plain edges (their lists are drawn: --num-candidates, --seed); tab-separated (else sniffed); a header detected by usual names (user, item_id, ts, ...) or by a text first line over numeric data; id columns first, in the file-name order (user-item-buy: user, then item); then an optional timestamp (unix s / ms after 2001, or ISO-8601) and an optional numeric weight. Node lists, when present, fix the ids: edges naming other ids are rejected.
 
     Example: lsec data import rechub LSEC-Small --out data/lsec-small
     """
@@ -200,6 +204,13 @@ def rechub_command(
             show_progress=_progress(progress),
         )
         _summary(result, out)
+        for label, entry in result.report.items():
+            if entry.get("candidate_list"):
+                fold = "valid" if entry["fold"] == 1 else "test"
+                typer.echo(
+                    f"{label}: candidate list: {entry['positives']:,} positives ({fold} {entry['relation']} edges) + "
+                    f"{entry['negatives']:,} negatives, {entry['users']:,} users, kept as given"
+                )
         if result.folds is not None:
             typer.echo(f"split {SPLIT_NAME!r} written from the fold folders: {out / 'splits' / SPLIT_NAME}")
 

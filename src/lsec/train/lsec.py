@@ -50,9 +50,21 @@ class TaskData:
     """Distinct training positive pairs of one task and their negative sampler."""
 
     task: str
-    users: np.ndarray  # (P,) int64
+    users: np.ndarray  # (P,) int64, sorted (pairs grouped by user)
     targets: np.ndarray  # (P,) int64
     sampler: NegativeSampler
+    num_targets: int = 0
+
+    @property
+    def num_sources(self) -> int:
+        """Source nodes (users) with at least one positive."""
+        return int(np.count_nonzero(np.diff(self.users, prepend=-1)))
+
+    def one_per_source(self, rng: np.random.Generator) -> np.ndarray:
+        """Indices of one uniformly drawn positive per source node (the authors' epoch). Shapes: -> (num_sources,)"""
+        starts = np.flatnonzero(np.diff(self.users, prepend=-1))
+        counts = np.diff(np.r_[starts, len(self.users)])
+        return starts + (rng.random(len(starts)) * counts).astype(np.int64)
 
 
 def task_data(split_graph: Any, task: str) -> TaskData:
@@ -62,7 +74,7 @@ def task_data(split_graph: Any, task: str) -> TaskData:
     num_users, num_targets = split_graph.num_nodes[src_type], split_graph.num_nodes[dst_type]
     keys = np.unique(table.src.astype(np.int64) * num_targets + table.dst.astype(np.int64))
     users, targets = keys // num_targets, keys % num_targets
-    return TaskData(task, users, targets, NegativeSampler(users, targets, num_users, num_targets))
+    return TaskData(task, users, targets, NegativeSampler(users, targets, num_users, num_targets), num_targets)
 
 
 def training_logits(
@@ -153,11 +165,16 @@ class LsecObjective:
 
     # ----------------------------------------------------------------------------------- objective
     def steps_per_epoch(self) -> int:
-        return max(1, math.ceil(len(self._primary().users) / self.config.train.batch_size))
+        primary = self._primary()
+        per_epoch = len(primary.users) if self.config.train.positives == "all" else primary.num_sources
+        return max(1, math.ceil(per_epoch / self.config.train.batch_size))
 
     def batches(self, epoch: int) -> Iterator[LsecBatch]:
         rng = np.random.default_rng([self.config.train.seed, epoch])
-        orders = {t.task: rng.permutation(len(t.users)) for t in self.tasks}
+        if self.config.train.positives == "all":
+            orders = {t.task: rng.permutation(len(t.users)) for t in self.tasks}
+        else:  # the authors' epoch: one random positive per source node per relation, in random order
+            orders = {t.task: rng.permutation(t.one_per_source(rng)) for t in self.tasks}
         for step in range(self.steps_per_epoch()):
             yield LsecBatch(step, orders, rng)
 
@@ -172,7 +189,10 @@ class LsecObjective:
                 continue
             with self.timer("sampling"):
                 users = data.users[index]
-                negatives = data.sampler.sample(users, tc.num_negatives, batch.rng)  # (b, K)
+                if tc.negatives == "unseen":
+                    negatives = data.sampler.sample(users, tc.num_negatives, batch.rng)  # (b, K)
+                else:  # uniform over all targets, positives included (the authors' code)
+                    negatives = batch.rng.integers(0, data.num_targets, (len(users), tc.num_negatives))
             drawn.append((data, users, data.targets[index], negatives))
         with self.timer("propagation"):
             graphs = self.graphs
@@ -199,7 +219,9 @@ class LsecObjective:
     def validate(self) -> dict[str, Any]:
         """Validation report of every trained task that has candidate lists (buy first)."""
         reports = self.reports("valid", groups=("all",))  # early stopping needs all users only
-        metrics = reports[PRIMARY_TASK]["all"] if PRIMARY_TASK in reports else {}
+        metrics = dict(reports[PRIMARY_TASK]["all"]) if PRIMARY_TASK in reports else {}
+        if metrics:
+            metrics["mean"] = mean_of_six(metrics, self.config.eval.ks)
         return {"metrics": metrics, "groups": reports}
 
     def reports(self, fold: str, *, groups: tuple[str, ...] = ("all",)) -> dict[str, Any]:
@@ -239,13 +261,21 @@ class LsecObjective:
         counts = np.bincount(data.targets, minlength=self.train_graph.num_nodes[dst_type]).astype(np.float64)
         scores = counts[np.asarray(candidates.target)]
         report = candidate_report(candidates, scores, ks=ec.ks, first_ks=ec.first_ks, groups=("all",))
-        return dict(report["all"])
+        metrics = dict(report["all"])
+        metrics["mean"] = mean_of_six(metrics, ec.ks)
+        return metrics
 
     def extra_state(self) -> dict[str, torch.Tensor]:
         return {}  # batches are drawn from (seed, epoch): nothing else to resume
 
     def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
         return None
+
+
+def mean_of_six(metrics: dict[str, float], ks: tuple[int, ...]) -> float:
+    """The authors' early-stopping score: mean of auc, mrr, ndcg@k and recall@k (k in ``eval.ks``: 10, 50)."""
+    names = ["auc", "mrr", *(f"ndcg@{k}" for k in ks), *(f"recall@{k}" for k in ks)]
+    return float(np.mean([metrics[n] for n in names]))
 
 
 def _to_device(graph: BipartiteAdjacency, device: torch.device) -> BipartiteAdjacency:

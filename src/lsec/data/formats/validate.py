@@ -7,7 +7,8 @@
 3. timestamps: none negative, none later than now + 1 day (relations whose timestamps are all 0 are
    reported as "no timestamps");
 4. the ingestion report, when present: ``rows_read = kept + merged + rejected`` for every file, the
-   rejected rows on disk match the counted ones, kept rows of a relation add up to its edge count;
+   rejected rows on disk match the counted ones, kept rows of a relation add up to its edge count (a file
+   with an ``edges`` count, such as a RecHub candidate list, contributes that many);
 5. splits, when present: every fold file has one row per edge.
 
 Problems make the dataset invalid. Warnings (exact duplicate edges, which a simulator or a log with
@@ -135,7 +136,8 @@ def _check_ingestion(root: Path, graph: HeteroGraph, report: ValidationReport) -
         if on_disk != bad:
             report.problems.append(f"rejected/{label}.parquet holds {on_disk} row(s), the report counts {bad}")
         if "relation" in entry:
-            kept_by_relation[entry["relation"]] = kept_by_relation.get(entry["relation"], 0) + kept
+            edges = int(entry.get("edges", kept))  # a candidate-list file keeps rows, only its positives are edges
+            kept_by_relation[entry["relation"]] = kept_by_relation.get(entry["relation"], 0) + edges
     for (_, name, _), table in graph.items():
         if name in kept_by_relation and kept_by_relation[name] != len(table):
             report.problems.append(

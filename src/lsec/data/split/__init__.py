@@ -29,10 +29,14 @@ including edges outside the windows). Two edge cases, both counted in ``split.js
 * when the user has fewer non-interacted targets than needed (small catalogues), all of them are used and
   the list is shorter than ``num_candidates`` (``short_lists``).
 
+Lists can also be supplied as they are (``write_split(..., candidates={("buy", "test"): rows})``, see
+:func:`given_candidates`): the rows are stored unchanged (no drawing, no merging; only sorted by
+``(user, target)``), as the val / test files of the authors' RecHub layout require.
+
 A user is *cold* for a task when it has no training edge in the task's relation.
 """
 
-from lsec.data.split.candidates import Candidates, build_candidates
+from lsec.data.split.candidates import Candidates, build_candidates, given_candidates
 from lsec.data.split.folds import (
     DAY,
     EVAL_FOLDS,
@@ -68,6 +72,7 @@ __all__ = [
     "SplitFolds",
     "build_candidates",
     "fold_index",
+    "given_candidates",
     "given_split",
     "iso_utc",
     "list_splits",

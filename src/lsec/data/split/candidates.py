@@ -1,4 +1,5 @@
-"""Fixed candidate lists: each evaluated user's positives plus seeded negatives it never interacted with."""
+"""Fixed candidate lists: each evaluated user's positives plus seeded negatives it never interacted with
+(:func:`build_candidates`), or rows supplied as they are (:func:`given_candidates`)."""
 
 from __future__ import annotations
 
@@ -126,6 +127,65 @@ def build_candidates(
             "rows": int(keys.size),
             "truncated_users": truncated,
             "short_lists": short,
+        },
+    )
+
+
+def given_candidates(
+    graph: HeteroGraph,
+    folds: Mapping[Any, np.ndarray],
+    task: str,
+    fold: FoldKey,
+    user: np.ndarray,
+    target: np.ndarray,
+    label: np.ndarray,
+) -> Candidates:
+    """Candidate rows taken as they are given (e.g. the val / test lists of the authors' RecHub layout).
+
+    Nothing is drawn, merged or dropped: the rows are only put in ``(user, target)`` order by a stable sort
+    (rows repeated in the input stay repeated, in input order). ``cold`` marks users without a training edge
+    of the task's relation, as for drawn lists. Ids must be internal indices of ``graph``, labels 0 / 1.
+    """
+    rel = relation(task)
+    fold_id = fold_index(fold)
+    num_users, num_targets = graph.num_nodes[rel[0]], graph.num_nodes[rel[2]]
+    user, target, label = (np.asarray(a).astype(np.int64) for a in (user, target, label))
+    where = f"given {rel[1]} candidates of fold {FOLD_NAMES[fold_id]!r}"
+    if not (user.shape == target.shape == label.shape) or user.ndim != 1:
+        raise LsecDataError(
+            f"{where}: user, target and label must be 1-d arrays of one length",
+            found=f"shapes {user.shape}, {target.shape}, {label.shape}",
+        )
+    for name, values, bound, node_type in (("user", user, num_users, rel[0]), ("target", target, num_targets, rel[2])):
+        if values.size and (values.min() < 0 or values.max() >= bound):
+            raise LsecDataError(
+                f"{where}: {name} index out of range",
+                expected=f"internal {node_type} indices in [0, {bound})",
+                found=f"{values.min()} .. {values.max()}",
+            )
+    if label.size and ((label != 0) & (label != 1)).any():
+        raise LsecDataError(f"{where}: labels must be 0 or 1", found=sorted(set(np.unique(label).tolist()) - {0, 1}))
+    order = np.lexsort((target, user))  # stable: repeated rows keep their input order
+    user, target, label = user[order], target[order], label[order]
+    table = graph[rel]
+    trained = np.zeros(num_users, dtype=bool)
+    trained[table.src[np.asarray(folds[rel]) == TRAIN]] = True
+    users = np.unique(user)
+    return Candidates(
+        task=rel[1],
+        fold=FOLD_NAMES[fold_id],
+        user=user.astype(np.int32),
+        target=target.astype(np.int32),
+        label=label.astype(np.int8),
+        cold=~trained[user],
+        stats={
+            "evaluated_users": int(users.size),
+            "cold_users": int((~trained[users]).sum()),
+            "positives": int(label.sum()),
+            "rows": int(user.size),
+            "truncated_users": 0,
+            "short_lists": 0,
+            "given": 1,
         },
     )
 

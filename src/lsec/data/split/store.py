@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from lsec.data.graph import EdgeTable, HeteroGraph
 from lsec.data.schema import Relation, edge_file_stem, relation
-from lsec.data.split.candidates import Candidates, build_candidates
+from lsec.data.split.candidates import Candidates, build_candidates, given_candidates
 from lsec.data.split.folds import (
     EVAL_FOLDS,
     FOLD_NAMES,
@@ -151,9 +151,11 @@ def make_split(
     seed: int = 0,
     info: Mapping[str, Any] | None = None,
     show_progress: bool = False,
+    *,
+    candidates: Mapping[tuple[str, str], Candidates] | None = None,
 ) -> Split:
     """Build a split in memory (candidate lists included), as :func:`write_split` would persist it."""
-    return _build_split(graph, folds, name, tasks, num_candidates, seed, info, show_progress, sink=None)
+    return _build_split(graph, folds, name, tasks, num_candidates, seed, info, show_progress, None, candidates)
 
 
 def _build_split(
@@ -166,8 +168,12 @@ def _build_split(
     info: Mapping[str, Any] | None,
     show_progress: bool,
     sink: Callable[[str, str, Candidates], None] | None,
+    given: Mapping[tuple[str, str], Candidates] | None = None,
 ) -> Split:
-    """Validate, draw every candidate list; each list goes to ``sink`` (then dropped) or into the split."""
+    """Validate, draw every candidate list; each list goes to ``sink`` (then dropped) or into the split.
+
+    Lists in ``given`` (keyed by ``(task, fold)``) are taken as they are instead of drawn.
+    """
     if not _NAME_PATTERN.match(name):
         raise LsecDataError("invalid split name", expected="letters, digits, '.', '_' or '-'", found=name)
     if isinstance(num_candidates, bool) or not isinstance(num_candidates, int | np.integer) or num_candidates < 2:
@@ -177,16 +183,21 @@ def _build_split(
     mode, boundaries = (folds.mode, folds.boundaries) if isinstance(folds, SplitFolds) else ("given", {})
     fold_arrays = normalise_folds(graph, folds)
     task_names = _check_tasks(graph, fold_arrays, tasks, mode, boundaries)
+    given_lists = _check_given(given or {}, task_names)
 
     candidates: dict[tuple[str, str], Candidates] = {}
     summary: dict[str, dict[str, dict[str, int]]] = {}
     steps = [(t, f) for t in task_names for f in EVAL_FOLDS]
     for task, fold_id in tqdm(steps, desc="candidate lists", disable=not show_progress):
         fold = FOLD_NAMES[fold_id]
-        if not (fold_arrays[relation(task)] == fold_id).any():
+        rows = given_lists.get((task, fold))
+        if rows is not None:
+            cand = given_candidates(graph, fold_arrays, task, fold_id, rows.user, rows.target, rows.label)
+        elif not (fold_arrays[relation(task)] == fold_id).any():
             summary.setdefault(task, {})[fold] = {"evaluated_users": 0, "cold_users": 0, "positives": 0, "rows": 0}
             continue
-        cand = build_candidates(graph, fold_arrays, task, fold_id, int(num_candidates), seed)
+        else:
+            cand = build_candidates(graph, fold_arrays, task, fold_id, int(num_candidates), seed)
         summary.setdefault(task, {})[fold] = cand.stats
         if sink is None:
             candidates[(task, fold)] = cand
@@ -216,6 +227,27 @@ def _build_split(
         "info": dict(info or {}),
     }
     return Split(graph, fold_arrays, meta, candidates)
+
+
+def _check_given(
+    given: Mapping[tuple[str, str], Candidates], tasks: Sequence[str]
+) -> dict[tuple[str, str], Candidates]:
+    """Given lists keyed by ``(task name, fold name)``; each must belong to an evaluated task and fold."""
+    out: dict[tuple[str, str], Candidates] = {}
+    for (task, fold), rows in given.items():
+        try:
+            task_name = relation(task)[1]
+        except ValueError as err:
+            raise LsecDataError(f"unknown task in the given candidate lists: {err}") from None
+        fold_id = fold_index(fold)
+        if task_name not in tasks or fold_id not in EVAL_FOLDS:
+            raise LsecDataError(
+                "candidate lists given for a task or fold the split does not evaluate",
+                expected="tasks " + (", ".join(tasks) or "none") + " with fold valid or test",
+                found=f"({task!r}, {fold!r})",
+            )
+        out[(task_name, FOLD_NAMES[fold_id])] = rows
+    return out
 
 
 def _check_tasks(
@@ -268,10 +300,14 @@ def write_split(
     *,
     graph: HeteroGraph | None = None,
     show_progress: bool = False,
+    candidates: Mapping[tuple[str, str], Candidates] | None = None,
 ) -> Split:
     """Build the split (see :func:`make_split`) and persist it under ``dataset_dir/splits/<name>/``.
 
     ``folds`` is a :class:`SplitFolds` or a plain mapping ``relation -> fold array`` (a "given" split).
+    ``candidates`` supplies fixed lists per ``(task, fold)`` (e.g. ``("buy", "test")``) that are stored as they
+    are instead of drawn (:func:`~lsec.data.split.given_candidates`: only ``user``, ``target`` and ``label`` are
+    used; ``cold`` and the counts are derived from the split); the other evaluated lists are drawn as usual.
     ``graph`` skips re-reading the dataset when the caller has it in memory (it must be what is on disk).
     An existing split of the same name is replaced (only once the new one is complete). Each candidate list is
     written as soon as it is drawn, so at most one is in memory. Returns the split (lists read back lazily).
@@ -295,7 +331,9 @@ def write_split(
         ).write_parquet(staging / "candidates" / f"{task}__{fold}.parquet", statistics=False)
 
     try:
-        split = _build_split(graph, folds, name, tasks, num_candidates, seed, info, show_progress, write_candidates)
+        split = _build_split(
+            graph, folds, name, tasks, num_candidates, seed, info, show_progress, write_candidates, candidates
+        )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -21,17 +21,22 @@ class LightGCNConv(nn.Module):
 
     Args:
         num_layers: number of propagation steps ``K`` (0 returns the input unchanged).
+        combine: ``"mean"`` of the ``K + 1`` layers (the paper) or ``"last"``: ``H^(K)`` alone (what the
+            LSEC-GNN authors' code uses).
 
     Shapes:
         adjacency: (N, N) sparse, N = num_src + num_dst
         x: (N, d) -> (N, d)
     """
 
-    def __init__(self, num_layers: int = 2) -> None:
+    def __init__(self, num_layers: int = 2, combine: str = "mean") -> None:
         super().__init__()
         if num_layers < 0:
             raise ValueError(f"The 'num_layers' parameter of LightGCNConv must be >= 0. Got {num_layers} instead.")
+        if combine not in ("mean", "last"):
+            raise ValueError(f"The 'combine' parameter of LightGCNConv must be 'mean' or 'last'. Got {combine!r}.")
         self.num_layers = num_layers
+        self.combine = combine
 
     def reset_parameters(self) -> None:
         """Nothing to reset: the layer has no parameters (kept for a uniform interface)."""
@@ -46,8 +51,9 @@ class LightGCNConv(nn.Module):
         h = x
         for _ in range(self.num_layers):
             h = propagate(adjacency, h)  # (N, d)
-            total = total + h
-        return total / (self.num_layers + 1)
+            if self.combine == "mean":
+                total = total + h
+        return h if self.combine == "last" else total / (self.num_layers + 1)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(num_layers={self.num_layers})"
+        return f"{type(self).__name__}(num_layers={self.num_layers}, combine={self.combine!r})"

@@ -20,6 +20,7 @@ class LightGCNMLP(LSECGNN):
         num_layers: propagation steps ``K`` (slides' 2-layer GNN setting).
         scorer_hidden: hidden widths of the MLP scorer.
         dropout: dropout on the propagation input and in the scorer (training only).
+        lightgcn_combine: ``"mean"`` of the layers (the LightGCN paper) or ``"last"`` (the LSEC authors' code).
 
     Shapes:
         encode -> {"buy.user": (num_users, embedding_dim), "buy.item": (num_items, embedding_dim)}
@@ -34,6 +35,7 @@ class LightGCNMLP(LSECGNN):
         num_layers: int = 2,
         scorer_hidden: tuple[int, ...] = (128,),
         dropout: float = 0.0,
+        lightgcn_combine: str = "mean",
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"The 'num_layers' parameter of LightGCNMLP must be >= 0. Got {num_layers} instead.")
@@ -48,4 +50,5 @@ class LightGCNMLP(LSECGNN):
             tasks=("buy",),
             scorer_hidden=scorer_hidden,
             dropout=dropout,
+            lightgcn_combine=lightgcn_combine,
         )

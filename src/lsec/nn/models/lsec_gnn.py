@@ -86,6 +86,8 @@ class LSECGNN(RecommenderModel):
         tasks: tasks trained and scored, ``("buy",)`` or ``("buy", "follow")`` (or ``("follow",)``).
         scorer_hidden: hidden widths of each task's MLP scorer (slides: 128, then 1 output).
         dropout: dropout on each GNN layer's input and after each scorer hidden layer (training only).
+        lightgcn_combine: with the ``"lightgcn"`` aggregator, ``"mean"`` of the layers (the LightGCN paper) or
+            ``"last"`` layer only (the LSEC-GNN authors' code).
 
     Attributes:
         self_loops: the adjacency :meth:`encode` expects (``bipartite_adjacency(..., self_loops=...)``):
@@ -109,8 +111,14 @@ class LSECGNN(RecommenderModel):
         tasks: Sequence[str] = LSEC_TASKS,
         scorer_hidden: Sequence[int] = (128,),
         dropout: float = 0.0,
+        lightgcn_combine: str = "mean",
     ) -> None:
         super().__init__()
+        if lightgcn_combine not in ("mean", "last"):
+            raise ValueError(
+                f"The 'lightgcn_combine' parameter of LSECGNN must be 'mean' or 'last'. Got {lightgcn_combine!r}."
+            )
+        self.lightgcn_combine = lightgcn_combine
         if aggregator not in AGGREGATORS:
             raise ValueError(
                 f"The 'aggregator' parameter of LSECGNN must be one of {AGGREGATORS}. Got {aggregator!r} instead."
@@ -161,7 +169,7 @@ class LSECGNN(RecommenderModel):
 
     def _make_stack(self) -> nn.ModuleList:
         if self.aggregator == "lightgcn":
-            return nn.ModuleList([LightGCNConv(num_layers=len(self.layer_dims))])
+            return nn.ModuleList([LightGCNConv(num_layers=len(self.layer_dims), combine=self.lightgcn_combine)])
         widths = (self.embedding_dim, *self.layer_dims)
         layer = GCNConv if self.aggregator == "gcn" else GATConv
         return nn.ModuleList([layer(widths[i], widths[i + 1]) for i in range(len(self.layer_dims))])

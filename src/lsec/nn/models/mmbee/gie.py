@@ -89,8 +89,10 @@ class GraphCL(nn.Module):
     def scores(self, node_type: str, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """Inner products ``s(t, v)``; negative candidates (padding) score 0. Shapes: (B,), (B, C) -> (B, C)."""
         table = self.table(node_type)
-        anchor = table[anchors]  # (B, d)
-        candidate = table[candidates.clamp(min=0)]  # (B, C, d)
+        # F.embedding, not table[...]: its CPU backward sums each row's gradients in a fixed order (indexing
+        # backward accumulates in parallel, so two runs with one seed could differ in the last bits).
+        anchor = F.embedding(anchors, table)  # (B, d)
+        candidate = F.embedding(candidates.clamp(min=0), table)  # (B, C, d)
         return torch.einsum("bd,bcd->bc", anchor, candidate)
 
     def forward(
