@@ -167,3 +167,57 @@ def test_seed_edge_exclusion_logits_equal_a_model_on_the_graph_without_the_batch
             b = training_logits(model, task, enc_want, users, targets)
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
             assert a.shape == (len(users),)
+
+
+def test_authors_protocol_options(board_dataset: Path) -> None:
+    """one_per_source epochs, uniform negatives (positives included) and the mean-of-six metric."""
+    from lsec.data.split import load_split
+    from lsec.train.lsec import LsecObjective
+    from lsec.train.runs import build_graphs, uses_self_loops
+
+    split = load_split(board_dataset)
+
+    def objective(*extra: str) -> LsecObjective:
+        cfg = config(board_dataset, *extra)
+        torch.manual_seed(0)
+        model = build_model(cfg, split.graph)
+        graphs = build_graphs(split.train_graph(), model.relations, self_loops=uses_self_loops(model, cfg.model.name))
+        return LsecObjective(model, split, graphs, cfg)
+
+    official = objective("train.positives=one_per_source", "train.negatives=uniform", "train.batch_size=1000000")
+    buy = official.tasks[0]
+    assert official.steps_per_epoch() == 1
+    batch = next(iter(official.batches(3)))
+    order = batch.orders["buy"]
+    assert sorted(buy.users[order].tolist()) == sorted(set(buy.users.tolist()))  # each buyer exactly once
+    picks = [dict(zip(buy.users[o].tolist(), buy.targets[o].tolist())) for o in
+             (next(iter(official.batches(e))).orders["buy"] for e in range(1, 6))]  # fmt: skip
+    assert any(len({p[u] for p in picks}) > 1 for u in picks[0])  # the positive is redrawn every epoch
+    assert all((u, t) in set(zip(buy.users.tolist(), buy.targets.tolist())) for p in picks for u, t in p.items())
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(buy.users[:20], 200)
+    known = set(zip(buy.users.tolist(), buy.targets.tolist()))
+    uniform = rng.integers(0, buy.num_targets, len(users))
+    hit_uniform = np.mean([(u, t) in known for u, t in zip(users.tolist(), uniform.tolist())])
+    unseen = buy.sampler.sample(users, 1, rng).ravel()
+    assert not any((u, t) in known for u, t in zip(users.tolist(), unseen.tolist()))
+    share = np.mean([len([t for (u2, t) in known if u2 == u]) / buy.num_targets for u in users[::200].tolist()])
+    assert abs(hit_uniform - share) < 0.03  # uniform draws hit positives at their share of the catalogue
+
+    report = objective().validate()
+    six = ["auc", "mrr", "ndcg@10", "ndcg@50", "recall@10", "recall@50"]
+    assert report["metrics"]["mean"] == pytest.approx(np.mean([report["metrics"][m] for m in six]), abs=1e-12)
+
+
+def test_lightgcn_last_layer_combination_is_the_last_propagation() -> None:
+    from lsec.graph.adjacency import bipartite_adjacency
+    from lsec.nn.conv.lightgcn import LightGCNConv
+
+    rng = np.random.default_rng(0)
+    adjacency = bipartite_adjacency(rng.integers(0, 6, 20), rng.integers(0, 5, 20), 6, 5)
+    x = torch.randn(11, 4)
+    dense = adjacency.matrix.to_dense()
+    torch.testing.assert_close(LightGCNConv(3, combine="last")(adjacency, x), dense @ dense @ dense @ x)
+    mean = (x + dense @ x + dense @ dense @ x + dense @ dense @ dense @ x) / 4
+    torch.testing.assert_close(LightGCNConv(3)(adjacency, x), mean)
