@@ -83,4 +83,4 @@ def test_build_store_needs_gift_edges(tmp_path, capsys):
     code, output = lsec(capsys, "mmbee", "build-store", "--data", tmp_path / "board", "--out", tmp_path / "s")
     assert code == 2
     assert "no gift edges" in output and "'gift' relation" in output and "Traceback" not in output
-    assert not (tmp_path / "s").exists()
+    assert not (tmp_path / "s").exists()  # --out was created early (checked before reading), then removed

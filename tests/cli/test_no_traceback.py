@@ -472,6 +472,25 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
         ("serve", "{run_mismatched_checkpoint}"),
         "{run_mismatched_checkpoint}/checkpoints/best.pt",
     ),
+    # mmbee build-store (the LSEC dataset has no gift relation)
+    ("mmbee-store-missing", ("mmbee", "build-store", "--data", "{missing}", "--out", "{root}/store1"), "{missing}"),
+    ("mmbee-store-no-gift", ("mmbee", "build-store", "--data", "{dataset}", "--out", "{root}/store2"), "{dataset}"),
+    (
+        "mmbee-store-garbage-meta",
+        ("mmbee", "build-store", "--data", "{dataset_garbage_meta}", "--out", "{root}/store3"),
+        "{dataset_garbage_meta}/meta.json",
+    ),
+    ("mmbee-store-existing", ("mmbee", "build-store", "--data", "{dataset}", "--out", "{full}"), "{full}"),
+    (
+        "mmbee-store-unwritable",
+        ("mmbee", "build-store", "--data", "{dataset}", "--out", "{unwritable}"),
+        "{unwritable}",
+    ),
+    (
+        "mmbee-store-under-file",
+        ("mmbee", "build-store", "--data", "{dataset}", "--out", "{under_file}"),
+        "{under_file}",
+    ),
     # demo (fails before simulating anything)
     ("demo-unwritable-out", ("demo", "--out", "{unwritable}", "--runs", "{root}/demo-runs"), "{unwritable}"),
     ("demo-unwritable-runs", ("demo", "--out", "{root}/demo-data", "--runs", "{under_file}"), "{under_file}"),

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    import torch
 
 mmbee_app = typer.Typer(help="MMBee gift prediction: offline graph jobs (expansion store).", no_args_is_help=True)
 
@@ -42,17 +46,35 @@ def build_store_command(
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store folder."),
 ) -> None:
-    from lsec.data.store import load
-    from lsec.errors import LsecDataError, LsecError
-    from lsec.graph.swing import gift_graph, swing
-    from lsec.serve.expansion_store import build_store, expand
-    from lsec.train.gie import pretrain_graphcl
+    from lsec.data.store import create_folder
+    from lsec.errors import LsecError
     from lsec.train.loop import resolve_device
 
     started = time.perf_counter()
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise LsecError(f"{out}: exists and is not empty (choose another --out or pass --overwrite).")
     torch_device = resolve_device(device)
+    created = not out.exists()
+    create_folder(out)  # --out is checked before the input is read; left empty until the store replaces it
+    try:
+        _build(out, data, k, epochs, seed, dim, tau, nce_weight, negatives, batch_size, lr, max_users_per_streamer,
+               torch_device, started)  # fmt: skip
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _build(
+    out: Path, data: Path, k: int, epochs: int, seed: int, dim: int, tau: float, nce_weight: float, negatives: int,
+    batch_size: int, lr: float, max_users_per_streamer: int, torch_device: torch.device, started: float,
+) -> None:  # fmt: skip
+    from lsec.data.store import load
+    from lsec.errors import LsecDataError
+    from lsec.graph.swing import gift_graph, swing
+    from lsec.serve.expansion_store import build_store, expand
+    from lsec.train.gie import pretrain_graphcl
+
     dataset = load(data)
     relation = ("user", "gift", "streamer")
     if relation not in dataset.edges:
@@ -110,7 +132,7 @@ def build_store_command(
         k=k,
         neighbours=neighbours,
         provenance=provenance,
-        overwrite=overwrite,
+        overwrite=True,  # the folder is empty, or --overwrite was given
     )
     seconds["write"] = time.perf_counter() - tick
     size = sum(p.stat().st_size for p in store.path.rglob("*") if p.is_file())
