@@ -81,3 +81,21 @@ def test_recipes_cover_tables_3_and_5() -> None:
     for rows in TABLES.values():
         assert {recipe for _, recipe in rows} <= names
     assert {"lightgcn-dot", "mf-bpr"} <= names
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "official").glob("*.yaml")), ids=lambda p: p.stem)
+def test_official_recipes_set_the_authors_protocol(path: Path) -> None:
+    cfg = load_config(path)
+    default = load_config(CONFIGS / path.name)
+    assert cfg.model.name == default.model.name
+    tc = cfg.train
+    assert (tc.positives, tc.negatives, tc.exclude_seed_edges) == ("one_per_source", "uniform", True)
+    assert (tc.task_weight, tc.eval_every, tc.patience, tc.metric) == (1.0, 5, 20, "mean")
+    assert (cfg.model.hparams.get("lightgcn_combine") == "last") == ("lightgcn" in path.stem)
+    assert (tc.lr, tc.batch_size, tc.num_negatives) == (default.train.lr, default.train.batch_size, 4)
+
+
+def test_official_recipes_cover_table_3() -> None:
+    from lsec.evaluate.experiments import TABLES
+
+    assert {recipe for _, recipe in TABLES["table3"]} == {p.stem for p in (CONFIGS / "official").glob("*.yaml")}
