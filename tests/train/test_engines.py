@@ -191,3 +191,15 @@ def test_bpr_run_is_served_exactly(given: Path, tmp_path: Path) -> None:
         got = served.recommend([str(user)], k=10)[0]
         assert [item for item, _ in got] == [str(i) for i in top]
         np.testing.assert_allclose([s for _, s in got], row[top], rtol=1e-5, atol=1e-6)
+
+
+def test_train_device_auto_is_cpu_without_cuda_and_bad_devices_are_named() -> None:
+    from lsec.train.loop import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(LsecError, match="train.device: expected auto, cpu, cuda or cuda:N. Got 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(LsecError, match="torch sees no CUDA device"):
+            resolve_device("cuda")

@@ -49,16 +49,17 @@ def score_pairs(
         if head is not None:
             query = head.query_part(query)  # (num_users, hidden)
             target = head.target_part(target)  # (num_targets, hidden)
+    device = next(model.parameters()).device  # the rows go where the model is (train.device)
     for start in range(0, n, batch_size):
-        u = torch.from_numpy(np.asarray(users[start : start + batch_size], np.int64))
-        t = torch.from_numpy(np.asarray(targets[start : start + batch_size], np.int64))
+        u = torch.from_numpy(np.asarray(users[start : start + batch_size], np.int64)).to(device)
+        t = torch.from_numpy(np.asarray(targets[start : start + batch_size], np.int64)).to(device)
         if kind == "custom":
             logits = model.score(task, enc, u, t)
         elif head is not None:
             logits = head.head(query.index_select(0, u) + target.index_select(0, t))
         else:
             logits = (query.index_select(0, u) * target.index_select(0, t)).sum(-1)
-        out[start : start + len(u)] = logits.float().numpy()
+        out[start : start + len(u)] = logits.float().cpu().numpy()
     return out
 
 

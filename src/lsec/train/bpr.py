@@ -195,7 +195,7 @@ def bpr_gradient(
         batch, k = negatives.shape
         triples = batch * k
         grad_final = torch.zeros_like(ego)  # dL/dfinal
-        loss = torch.zeros(())
+        loss = torch.zeros((), device=ego.device)
         for first in range(0, batch, chunk_size):
             u = users[first : first + chunk_size]
             i = positives[first : first + chunk_size] + offset
@@ -270,6 +270,7 @@ class BprObjective:
         self.items = np.asarray(items, np.int64)
         self.config = config
         self.validator = validator
+        self.device = next(model.parameters()).device  # batches follow the model (train.device)
         self.timer = StepTimer()
         self.rng = np.random.default_rng(config.seed)
         self.sampler = NegativeSampler(self.users, self.items, model.num_items)
@@ -297,9 +298,10 @@ class BprObjective:
             if config.hard_candidates > 1:
                 j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
         with self.timer("gradient"):
+            device = self.device
             loss, grad = bpr_gradient(
-                self.model, self.adjacency, torch.from_numpy(u), torch.from_numpy(i), torch.from_numpy(j.copy()),
-                config.reg,
+                self.model, self.adjacency, torch.from_numpy(u).to(device), torch.from_numpy(i).to(device),
+                torch.from_numpy(j.copy()).to(device), config.reg,
             )  # fmt: skip
             set_ego_grad(self.model, grad)
         self.step += 1
