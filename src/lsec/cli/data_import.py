@@ -1,4 +1,4 @@
-"""``lsec data import csv|rechub``, ``lsec data validate`` and ``lsec data info``.
+"""``lsec data import csv|rechub|lightgcn|tiktok-mm|tianchi|epinions|delicious|ciao|social-csv``, ``lsec data validate`` and ``lsec data info``.
 
 Library imports happen inside the commands so that ``lsec --help`` stays fast.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -273,6 +273,153 @@ def tiktok_mm_command(
         )
 
 
+def _dmgnn_summary(graph: Any, out: Path) -> None:
+    """Per file: rows read = kept + merged + rejected (with the top reasons); then what was written."""
+    for label, entry in graph.meta["ingestion"]["files"].items():
+        typer.echo(
+            f"{label}: {entry['rows_read']:,} rows read = {entry['kept']:,} kept + {entry['merged']:,} merged "
+            f"+ {entry['rejected']:,} rejected"
+            + (f"; kinds: {', '.join(f'{k} {n:,}' for k, n in entry['kinds'].items())}" if entry.get("kinds") else "")
+        )
+        for reason, count in list(entry["rejected_by_reason"].items())[:5]:
+            typer.echo(f"    {count:>8,}  {reason}")
+        if entry.get("time_known") is False:
+            typer.echo("    note: this file has no time; its edges have ts = 0 (meta.json: time.time_known)")
+    nodes = ", ".join(f"{n:,} {t}s" for t, n in graph.num_nodes.items())
+    social = len(graph.edges[("user", "social", "user")]) if graph.has("social") else 0
+    events = next((e["rows"] for e in graph.meta.get("events", []) if e["name"] == "consumption"), 0)
+    typer.echo(f"wrote {out}: {nodes}; {social:,} social edges; {events:,} consumption events")
+    if (out / "rejected").is_dir():
+        typer.echo(f"rejected rows with their reasons: {out / 'rejected'}")
+
+
+def _dmgnn_import(folder: Path, out: Path, force: bool, layout: str) -> None:
+    with _user_errors():
+        from lsec.errors import LsecDataError
+
+        if not folder.is_dir():
+            raise LsecDataError("folder not found", file=folder, expected=f"a {layout} folder")
+        _prepare_out(out, force)
+        from lsec.data.formats.ciao import import_ciao
+        from lsec.data.formats.delicious_contacts import import_delicious_contacts
+        from lsec.data.formats.epinions_trust import import_epinions_trust
+        from lsec.data.formats.tianchi_ecomm import import_tianchi_ecomm
+
+        importers: dict[str, Callable[[Path, Path], Any]] = {
+            "tianchi": import_tianchi_ecomm,
+            "epinions": import_epinions_trust,
+            "delicious": import_delicious_contacts,
+            "ciao": import_ciao,
+        }
+        _dmgnn_summary(importers[layout](folder, out), out)
+
+
+_DMGNN_FORCE = "Replace a non-empty output folder (its splits are removed)."
+
+
+def tianchi_command(
+    folder: Path = typer.Argument(
+        ..., help="Tianchi ecomm folder: ecomm_edge_train.txt[.gz], ecomm_user/item_feature.txt[.gz]."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    force: bool = typer.Option(False, "--force", help=_DMGNN_FORCE),
+) -> None:
+    """Import Tianchi e-commerce behaviour (DyHATR ecomm) as DM-GNN consumption events.
+
+    type 1 click -> browse (0), 2 collect -> collect (1), 3 cart -> cart (2), 4 buy -> pay (3); ts = the day at 00:00 UTC; amount = the item's price. User / item features become columns of nodes/user.parquet / nodes/item.parquet.
+
+    Example: lsec data import tianchi ../shared/data/tianchi-ecomm --out data/tianchi
+    """
+    _dmgnn_import(folder, out, force, "tianchi")
+
+
+def epinions_command(
+    folder: Path = typer.Argument(..., help="Epinions folder: trust_with_step.csv[.gz] (truster,trustee,step)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    force: bool = typer.Option(False, "--force", help=_DMGNN_FORCE),
+) -> None:
+    """Import Epinions trust with time steps as social edges of kind trust (3).
+
+    The layout has steps, not times: ts = step * 86400 (synthetic; step = ts // 86400), time_origin 0.
+
+    Example: lsec data import epinions ../shared/data/epinions-trust --out data/epinions
+    """
+    _dmgnn_import(folder, out, force, "epinions")
+
+
+def delicious_command(
+    folder: Path = typer.Argument(
+        ..., help="Delicious folder: user_contacts_timestamps.csv[.gz] (user,contact,timestamp_ms)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    force: bool = typer.Option(False, "--force", help=_DMGNN_FORCE),
+) -> None:
+    """Import Delicious contacts as social edges of kind contact (4); milliseconds floored to seconds.
+
+    Example: lsec data import delicious ../shared/data/delicious-contacts --out data/delicious
+    """
+    _dmgnn_import(folder, out, force, "delicious")
+
+
+def ciao_command(
+    folder: Path = typer.Argument(..., help="Ciao folder: rating_with_timestamp.tsv[.gz], trust.tsv[.gz]."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    force: bool = typer.Option(False, "--force", help=_DMGNN_FORCE),
+) -> None:
+    """Import Ciao: ratings as consumption events of kind review (4, amount = rating), trust as social edges.
+
+    The trust file has no time: its edges get ts = 0 and meta.json says time_known false for them (never a rating's time).
+
+    Example: lsec data import ciao ../shared/data/ciao --out data/ciao
+    """
+    _dmgnn_import(folder, out, force, "ciao")
+
+
+def social_csv_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (new or empty)."),
+    social: Optional[Path] = typer.Option(None, "--social", help="user-user interactions: src, dst, ts [, kind]."),
+    consumption: Optional[Path] = typer.Option(
+        None, "--consumption", help="consumption events: user, item, ts [, kind] [, amount]."
+    ),
+    social_kind: Optional[str] = typer.Option(
+        None, "--social-kind", help="Kind of every social row when the file has no kind column (e.g. trust)."
+    ),
+    consumption_kind: Optional[str] = typer.Option(
+        None, "--consumption-kind", help="Kind of every consumption row when the file has no kind column (e.g. pay)."
+    ),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", "-d", help="Field delimiter (default: sniffed)."),
+    ts_format: str = typer.Option("auto", "--ts-format", help=_TS_HELP),
+    force: bool = typer.Option(False, "--force", help=_DMGNN_FORCE),
+) -> None:
+    """Import DM-GNN social interactions and / or consumption events from CSV / TSV / Parquet.
+
+    Kinds by name or code: social like 0, comment 1, repost 2, trust 3, contact 4; consumption browse 0, collect 1, cart 2, pay 3, review 4 (synonyms such as click, buy, favorite accepted).
+
+    Example: lsec data import social-csv --social interactions.csv --consumption orders.csv --out data/shop
+    """
+    with _user_errors():
+        from lsec.data.formats.common import parse_delimiter
+        from lsec.data.formats.social_csv import import_social_csv
+
+        for path in (social, consumption):
+            if path is not None and not path.is_file():
+                from lsec.errors import LsecDataError
+
+                raise LsecDataError("file not found", file=path, expected="an existing file")
+        parsed = parse_delimiter(delimiter)
+        _prepare_out(out, force)
+        graph = import_social_csv(
+            out,
+            social=social,
+            consumption=consumption,
+            social_kind=social_kind,
+            consumption_kind=consumption_kind,
+            ts_format=ts_format,
+            delimiter=parsed,
+        )
+        _dmgnn_summary(graph, out)
+
+
 def validate_command(
     dataset: Path = typer.Argument(..., help="Dataset folder (written by lsec data import / simulate)."),
 ) -> None:
@@ -313,6 +460,11 @@ def register(data_app: typer.Typer) -> None:
     import_app.command("rechub")(rechub_command)
     import_app.command("lightgcn")(lightgcn_command)
     import_app.command("tiktok-mm")(tiktok_mm_command)
+    import_app.command("tianchi")(tianchi_command)
+    import_app.command("epinions")(epinions_command)
+    import_app.command("delicious")(delicious_command)
+    import_app.command("ciao")(ciao_command)
+    import_app.command("social-csv")(social_csv_command)
     data_app.add_typer(import_app, name="import")
     data_app.command("validate")(validate_command)
     data_app.command("info")(info_command)

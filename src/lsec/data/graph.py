@@ -21,13 +21,15 @@ class EdgeTable:
     """Edges of one relation as parallel arrays.
 
     Shapes:
-        src, dst: (E,) int32 internal indices; ts: (E,) int64 unix seconds; weight: (E,) float32 or None.
+        src, dst: (E,) int32 internal indices; ts: (E,) int64 unix seconds; weight: (E,) float32 or None;
+        kind: (E,) int8 or None (codes in :data:`lsec.data.schema.SOCIAL_KINDS` for ``social`` edges).
     """
 
     src: np.ndarray
     dst: np.ndarray
     ts: np.ndarray
     weight: np.ndarray | None = None
+    kind: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.src = np.ascontiguousarray(self.src, dtype=np.int32)
@@ -35,6 +37,8 @@ class EdgeTable:
         self.ts = np.ascontiguousarray(self.ts, dtype=np.int64)
         if self.weight is not None:
             self.weight = np.ascontiguousarray(self.weight, dtype=np.float32)
+        if self.kind is not None:
+            self.kind = np.ascontiguousarray(self.kind, dtype=np.int8)
 
     def __len__(self) -> int:
         return int(self.src.shape[0])
@@ -46,6 +50,7 @@ class EdgeTable:
             self.dst[mask_or_index],
             self.ts[mask_or_index],
             None if self.weight is None else self.weight[mask_or_index],
+            None if self.kind is None else self.kind[mask_or_index],
         )
 
     @classmethod
@@ -167,7 +172,8 @@ class HeteroGraph:
                         file=self.name,
                     )
             n = len(table)
-            for col in ("dst", "ts") + (("weight",) if table.weight is not None else ()):
+            optional = tuple(c for c in ("weight", "kind") if getattr(table, c) is not None)
+            for col in ("dst", "ts") + optional:
                 arr = getattr(table, col)
                 if arr.shape != (n,):
                     raise LsecDataError(

@@ -20,8 +20,21 @@ RELATIONS: Final[dict[str, Relation]] = {
 
 SCHEMA_VERSION: Final = 1
 
+SOCIAL_KINDS: Final[dict[str, int]] = {"like": 0, "comment": 1, "repost": 2, "trust": 3, "contact": 4}
+"""Codes of the int8 ``kind`` column of ``social`` (user -> user) edges (DESIGN section 3).
+
+like / comment / repost: one user reacting to another's post (DM-GNN); trust: a declared trust statement
+(Epinions, Ciao); contact: a declared contact / friendship (Delicious)."""
+
+CONSUMPTION_KINDS: Final[dict[str, int]] = {"browse": 0, "collect": 1, "cart": 2, "pay": 3, "review": 4}
+"""Codes of the int8 ``kind`` column of ``events/consumption.parquet`` (user, item, ts, kind, amount).
+
+browse: the user viewed the item (Tianchi behaviour type 1 "click"); collect: added it to favourites
+(Tianchi 2 "collect"); cart: put it in the basket (Tianchi 3 "cart"); pay: bought it (Tianchi 4 "buy");
+review: rated / reviewed it (Ciao ratings, which imply a consumption but carry no purchase time)."""
+
 # Edge table columns and their on-disk dtypes.
-EDGE_COLUMNS: Final = {"src": "int32", "dst": "int32", "ts": "int64", "weight": "float32"}
+EDGE_COLUMNS: Final = {"src": "int32", "dst": "int32", "ts": "int64", "weight": "float32", "kind": "int8"}
 REQUIRED_EDGE_COLUMNS: Final = ("src", "dst", "ts")
 
 

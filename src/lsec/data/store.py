@@ -5,7 +5,7 @@ A dataset is a folder::
     meta.json                       schema version, name, node counts, relations, time origin,
                                     provenance, ingestion report
     nodes/<type>.parquet            column ``id`` (external id, string) in internal-index order
-    edges/<src>__<rel>__<dst>.parquet   src int32, dst int32, ts int64 [, weight float32]
+    edges/<src>__<rel>__<dst>.parquet   src int32, dst int32, ts int64 [, weight float32] [, kind int8]
     rejected/<file>.parquet         input rows that were not kept, with a ``reason`` column
     splits/<name>/...               written by :mod:`lsec.data.split`
 
@@ -62,6 +62,8 @@ def save(
         }
         if table.weight is not None:
             frame["weight"] = pl.Series("weight", table.weight, dtype=pl.Float32)
+        if table.kind is not None:
+            frame["kind"] = pl.Series("kind", table.kind, dtype=pl.Int8)
         pl.DataFrame(frame).write_parquet(root / "edges" / f"{edge_file_stem(rel)}.parquet")
 
     if rejected:
@@ -84,6 +86,7 @@ def save(
                     "file": f"edges/{edge_file_stem(rel)}.parquet",
                     "edges": len(table),
                     "weight": table.weight is not None,
+                    **({"kind": True} if table.kind is not None else {}),
                 }
                 for rel, table in graph.edges.items()
             ],
@@ -168,7 +171,8 @@ def load(path: str | os.PathLike[str], *, validate: bool = True) -> HeteroGraph:
             raise LsecDataError("edge file listed in meta.json is missing", file=edge_file)
         frame = pl.read_parquet(edge_file)
         weight = frame["weight"].to_numpy() if "weight" in frame.columns else None
-        edges[rel] = EdgeTable(frame["src"].to_numpy(), frame["dst"].to_numpy(), frame["ts"].to_numpy(), weight)
+        kind = frame["kind"].to_numpy() if "kind" in frame.columns else None
+        edges[rel] = EdgeTable(frame["src"].to_numpy(), frame["dst"].to_numpy(), frame["ts"].to_numpy(), weight, kind)
 
     graph = HeteroGraph(
         num_nodes=num_nodes,

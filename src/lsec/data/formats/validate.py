@@ -114,6 +114,8 @@ def _check_duplicates(graph: HeteroGraph, report: ValidationReport) -> None:
         frame = pl.DataFrame({"s": table.src, "d": table.dst, "t": table.ts})
         if table.weight is not None:
             frame = frame.with_columns(pl.Series("w", table.weight))
+        if table.kind is not None:
+            frame = frame.with_columns(pl.Series("k", table.kind))
         duplicates = frame.height - frame.n_unique()
         if duplicates:
             report.warnings.append(f"relation {name!r}: {duplicates} exact duplicate edge(s)")
