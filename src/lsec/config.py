@@ -40,7 +40,7 @@ class DataConfig:
     sell_min_weight: float = 0.0  # keep a sell edge only if its weight (sales) reaches this; 0 keeps all
 
 
-ENGINES = ("auto", "lsec", "bpr", "closed_form")
+ENGINES = ("auto", "lsec", "bpr", "closed_form", "gtr")
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def train_run(
     engine = resolve_engine(cfg)
     device = resolve_device(cfg.train.device)
 
-    split = load_split(dataset, name=cfg.data.split)
+    split: Any = None if engine == "gtr" else load_split(dataset, name=cfg.data.split)  # gtr reads impressions
     try:
         root.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, root / CONFIG_FILE)
@@ -193,6 +193,23 @@ def _build_loop(
     from lsec.train.runs import build_graphs, build_model, uses_self_loops
 
     tc = cfg.train
+    if engine == "gtr":  # MMBee's gift models: impressions, not a split (lsec.train.gtr)
+        from lsec.train.gtr import gtr_objective
+
+        gtr, gtr_extra = gtr_objective(cfg, device)
+        gtr_loop = Loop(
+            gtr,
+            epochs=tc.epochs,
+            eval_every=tc.eval_every,
+            patience=tc.patience,
+            metric=tc.metric,
+            min_delta=tc.min_delta,
+            min_steps=tc.min_steps,
+            validate=tc.validate,
+            run_dir=root,
+            show_progress=show_progress,
+        )
+        return gtr_loop, gtr_extra
     model = build_model(cfg, split.graph)
     extra: dict[str, Any] = {"tasks": list(model.tasks), "relations": list(model.relations)}
     if engine == "bpr":
