@@ -45,14 +45,18 @@ def test_planted_influence_is_found(seed):
 
 @pytest.mark.parametrize("null", ["follow", "sell"])
 def test_shuffled_relation_removes_its_patterns(null):
-    # One fixed null dataset: its p-values are uniform draws, so a given seed says little alone; the
-    # calibration test below checks the false-positive rate over many null datasets.
-    graph = planted_graph(influence=0.6, null=null, seed=2)
-    p = p_values(graph, samples=1200, seed=3)
-    for key in DEPENDS[null]:
-        assert p[key] > 0.05, (null, key, p)
+    # Each null dataset's p-values are uniform draws, so one dataset says little alone: over five null datasets a
+    # pattern whose relation was shuffled is "detected" at p < 0.05 at most once (5% each), while the pattern of
+    # the relation left alone is detected every time. The slow test below checks the rate over 30 datasets.
+    rejections = dict.fromkeys(DEPENDS[null], 0)
     untouched = next(k for k in PATTERNS if k not in DEPENDS[null])
-    assert p[untouched] < 0.01, (null, untouched, p)  # the relation left alone keeps its pattern
+    for seed in range(2, 7):
+        graph = planted_graph(influence=0.6, null=null, seed=seed)
+        p = p_values(graph, samples=1200, seed=seed + 1)
+        for key in DEPENDS[null]:
+            rejections[key] += p[key] < 0.05
+        assert p[untouched] < 0.01, (null, untouched, seed, p)  # the relation left alone keeps its pattern
+    assert all(count <= 1 for count in rejections.values()), (null, rejections)
 
 
 @pytest.mark.slow
