@@ -22,6 +22,8 @@ Timestamps cover 50 days from 2020-12-01 00:00 UTC. --null follow|sell shuffles 
 
 Gifting presets (MMBee): --preset kuailive (23,772 users, 452,621 streamers, 21 days) or mmbee (20,000 users, 8,000 streamers, 7 + 1 days) simulate live rooms cut into 30-second segments, impressions (events/impressions.parquet: user, streamer, segment, ts, label, amount), gift edges (weight = amount) and segment features per modality (features/segment__{visual,speech,comment}.npy, segments x 3 frames x 16, float16). Both are calibrated to MMBee's 0.32 streamers gifted per user and 0.03 % positive impressions; every positive and 1.2 % of the negatives are written (meta.json "simulation" has the full-stream counts). --null graph makes a user's gift history uninformative; --null content shuffles the features across segments. --influence, --sales-threshold and --degree-exponent apply to the LSEC presets only.
 
+Social-commerce preset (DM-GNN): --preset dmgnn (12,890 users, 8,000 items, 90 days from 2024-01-01 UTC; in expectation 457,000 social edges and 1,200,000 consumption records at --scale 1) writes edges/user__social__user.parquet (src acts on dst's content: like / comment / repost / trust as kind) and events/consumption.parquet (user, item, ts, kind browse / cart / pay, amount). Purchases are a Hawkes process on latent ties: a purchase of user v raises each follower's purchase rate by its share of --influence x (v's influence score) x --decay x exp(-decay x dt), dt in days (--influence in [0, 1): purchases triggered per purchase of a user with score 1); users who buy in the same categories come to interact. --null social rewires the social edges (degrees, times and kinds kept) so they carry no information about consumption.
+
 Example: lsec data simulate --preset lsec-small --scale 0.1 --influence 0.5 --seed 0 --out data/lsec-small-0.1"""
 
 _PERMUTE_HELP = """Write a copy of a dataset in which one relation carries no information.
@@ -63,20 +65,27 @@ def simulate_command(
     preset: str = typer.Option(
         "lsec-small",
         "--preset",
-        help="lsec-small (Table 1), lsec-large (Table 2), or the gifting presets kuailive, mmbee.",
+        help="lsec-small (Table 1), lsec-large (Table 2), the gifting presets kuailive, mmbee, or dmgnn (social).",
     ),
     scale: float = typer.Option(
         1.0, "--scale", help="Multiplies node counts (edges: see --degree-exponent), in (0, 4]."
     ),
     influence: float = typer.Option(
-        0.5, "--influence", help="Share of purchases made through a followed streamer's live session, in [0, 1]."
+        0.5,
+        "--influence",
+        help="Share of purchases made through a followed streamer's live session, in [0, 1]; dmgnn: purchases "
+        "triggered among its followers by a purchase of a user with influence score 1, in [0, 1).",
+    ),
+    decay: float = typer.Option(
+        1.0, "--decay", help="dmgnn: per day, exponential decay of a tie's purchase's effect (recency), > 0."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same dataset)."),
     null: Optional[str] = typer.Option(
         None,
         "--null",
         help="Null control: 'follow' or 'sell' shuffles that relation's streamer endpoint (LSEC presets); "
-        "'graph' (gift history uninformative) or 'content' (features shuffled) for the gifting presets.",
+        "'graph' (gift history uninformative) or 'content' (features shuffled) for the gifting presets; "
+        "'social' (social edges rewired) for dmgnn.",
     ),
     sales_threshold: int = typer.Option(20, "--sales-threshold", help="Minimum sales for a sell edge."),
     degree_exponent: float = typer.Option(
@@ -93,11 +102,15 @@ def simulate_command(
     from lsec.cli import fail
     from lsec.data.simulate.gifting import PRESETS as GIFTING_PRESETS
     from lsec.data.simulate.lsec import simulate_lsec
+    from lsec.data.simulate.social import PRESETS as SOCIAL_PRESETS
     from lsec.data.store import save
     from lsec.errors import LsecError
 
     if preset in GIFTING_PRESETS:
         _simulate_gifting(out, preset, scale, seed, null, force, _progress(progress))
+        return
+    if preset in SOCIAL_PRESETS:
+        _simulate_social(out, preset, scale, influence, decay, seed, null, force, _progress(progress))
         return
     try:
         _prepare_out(out, force)
@@ -142,6 +155,44 @@ def _simulate_gifting(
         f"(target {100 * targets['positive_rate']:.4f}%); {sim['gifted_per_user']:.3f} streamers gifted per user "
         f"(target {targets['gifted_per_user']}); written: {sim['written_impressions']:,} impressions "
         f"(negatives kept at rate {sim['negative_rate']:.4g}), {sim['segments']:,} segments"
+    )
+    typer.echo(f"wrote {out} in {time.perf_counter() - began:.1f} s")
+
+
+def _simulate_social(
+    out: Path,
+    preset: str,
+    scale: float,
+    influence: float,
+    decay: float,
+    seed: int,
+    null: Optional[str],
+    force: bool,
+    progress: bool,
+) -> None:
+    from lsec.cli import fail
+    from lsec.data.events import save_dataset
+    from lsec.data.simulate.social import simulate_social
+    from lsec.errors import LsecError
+
+    try:
+        _prepare_out(out, force)
+        began = time.perf_counter()
+        dataset = simulate_social(
+            preset=preset, scale=scale, influence=influence, decay=decay, seed=seed, null=null, progress=progress
+        )
+        save_dataset(dataset.graph, out, events=dataset.events)
+    except LsecError as err:
+        raise fail(str(err)) from None
+    sim = dataset.graph.meta["simulation"]
+    realised, expected = sim["realised"], sim["expected"]
+    typer.echo(format_stats(dataset.graph.stats()))
+    typer.echo(
+        f"social edges {realised['social_edges']:,} (expected {expected['social_edges']:,.0f}; "
+        f"{realised['feedback_edges']:,} from co-purchases); consumption records "
+        f"{realised['consumption_records']:,} (expected {expected['consumption_records']:,.0f}): "
+        f"{realised['browse_records']:,} browse, {realised['cart_records']:,} cart, {realised['pay_records']:,} pay "
+        f"({realised['triggered_pays']:,} triggered by a tie's purchase)"
     )
     typer.echo(f"wrote {out} in {time.perf_counter() - began:.1f} s")
 
