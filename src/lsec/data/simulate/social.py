@@ -47,8 +47,14 @@ feedback interactions 85 / 15 % of the social target. :func:`expected_counts` co
 latents without drawing any event. ``scale`` multiplies users, items and both targets (mean degrees and
 per-user rates stay the same).
 
-**Measured at scale 1, seed 0** (defaults: influence 0.5, decay 1.0 / day): see ``benchmarks/README.md``,
-section "DM-GNN simulator".
+**Measured at scale 1, seed 0** (defaults: influence 0.5, decay 1.0 / day; 2-core AMD EPYC): 12,890 users,
+8,000 items, 456,579 social edges on 139,768 pairs (67,560 from co-purchases; expected 457,000), 1,200,096
+consumption records (expected 1,200,000: 1,012,062 browse, 115,626 cart, 72,408 pay, of which 19,586 = 27 %
+triggered by a tie's purchase; 99,309 latent ties, 9 generations). 3.7 s to generate, 5.3 s with writing
+(8.8 MB), 9 s for the whole CLI command, 253 MB peak memory. Purchase lift after a tie's purchase
+(``tests/data/simulate/test_simulate_social.py::purchase_lift``): 1.19 in the first half day, 1.05 at 2-3 days,
+1.02 at 4-5 days; under ``null="social"`` 1.005 / 1.009 / 1.008. More in ``benchmarks/README.md``, section
+"DM-GNN simulator".
 """
 
 from __future__ import annotations
