@@ -30,7 +30,7 @@ from lsec.nn.models.dmgnn.tgat import TGATLayer
 
 Sampler = Callable[[np.ndarray, np.ndarray], TemporalNeighbors]
 """``sampler(nodes (Q,), times (Q,)) -> TemporalNeighbors`` with (Q, k) arrays, e.g.
-``functools.partial(most_recent, csr, k=10)`` wrapped to positional ``(nodes, times)``."""
+``lambda nodes, times: most_recent(csr, nodes=nodes, times=times, k=10)``."""
 
 
 def _as_array(values: np.ndarray | torch.Tensor) -> np.ndarray:

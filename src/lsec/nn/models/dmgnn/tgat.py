@@ -16,7 +16,9 @@ Decay (DM-GNN's "dynamic weight decay"): subtracting ``λ Δt`` from the score m
 ``exp(-λ Δt)`` and renormalises over the neighbours, ``α_j = α_j^plain w_j / Σ_l α_l^plain w_l`` with
 ``w_j = exp(-λ Δt_j / time_unit)``; computed in log space it never underflows, however old the events.
 ``decay=None`` is plain TGAT; ``"fixed"`` keeps ``λ = decay_rate`` constant (``λ = 0`` is plain TGAT
-exactly); ``"learned"`` uses ``λ = softplus(ρ)``, ``ρ`` initialised so that ``λ = decay_rate``.
+exactly); ``"learned"`` uses ``λ = softplus(ρ)``, ``ρ`` initialised so that ``λ = decay_rate``. ``ρ`` (or the
+fixed ``λ``, a buffer, unused without decay) is stored as ``decay_param`` in every mode, so state dicts of
+the three modes share their keys.
 
 Padding: masked neighbours are zeroed before any arithmetic and get attention exactly 0, so no value
 at a padded position (id, features, time, even NaN) reaches the output or its gradient. A node with
