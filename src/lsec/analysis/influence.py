@@ -214,7 +214,7 @@ def analyze_influence(
     seed: int = 0,
     permutations: int = 2000,
     bootstrap: int = 1000,
-    partners: int = 20,
+    partners: int = 1,
     show_progress: bool = False,
 ) -> InfluenceResult:
     """Run the three streamers' influence tests on ``graph`` (patterns whose relations are missing are skipped).
@@ -224,7 +224,10 @@ def analyze_influence(
         seed: seeds every random draw (sampling, matching, permutations, bootstrap).
         permutations: sign-flip permutations per p-value (smallest reachable p = 1 / (permutations + 1)).
         bootstrap: bootstrap resamples per confidence interval.
-        partners: partners per anchor in patterns 2 and 3 (their values are averaged per anchor).
+        partners: partners per anchor in patterns 2 and 3 (their values are averaged per anchor). More partners
+            give more power but make the anchor-level sign-flip test anti-conservative: every anchor shares the one
+            rewiring and the one real graph, a component the test treats as independent noise
+            (benchmarks/README.md, "Influence tests: power and calibration"). 1 is calibrated.
     """
     if samples < 2:
         raise ValueError(f"The 'samples' parameter of analyze_influence must be an int >= 2. Got {samples} instead.")
