@@ -28,8 +28,8 @@ stopping reads them), ``<task>_auc`` etc. the others', and ``tasks`` the full pe
 **GIE.** With ``model.hparams.gie: true`` the run reads an expansion store (``model.hparams.store``, built by
 ``lsec mmbee build-store``) and initialises the model's ``Θ`` tables and neighbour lists from it; they are then
 fine-tuned with the rest. A store built from *all* gift edges lets ``h_u`` / ``h_a`` see validation and test
-gifts: build it from the training days' gifts for an honest comparison (``run.json`` records its edge count
-next to the training gifts').
+gifts: build it from the training days' gifts for an honest comparison (``run.json`` compares its user-streamer
+pairs with the training days' and says ``leak`` when the store has more).
 """
 
 from __future__ import annotations
@@ -374,9 +374,15 @@ def gtr_objective(cfg: Config, device: torch.device) -> tuple[GtrObjective, dict
     }
     if store is not None:
         _load_store(model, store)
-        train_gifts = int(data.labels["gift"][data.fold == 0].sum())
-        extra["gie_store"] = {"path": str(store.path), "gift_edges": store.manifest["counts"]["gift_edges"],
-                              "training_gifts": train_gifts}  # fmt: skip
+        train = (data.fold == 0) & (data.labels["gift"] > 0)
+        train_pairs = int(np.unique((data.users[train] << 32) | data.streamers[train]).size)
+        store_pairs = int(store.manifest["counts"]["gift_edges"])
+        extra["gie_store"] = {"path": str(store.path), "gift_pairs": store_pairs, "training_gift_pairs": train_pairs}
+        if store_pairs > train_pairs:
+            extra["gie_store"]["leak"] = (
+                f"the store's gift graph has {store_pairs} user-streamer pairs, the training days {train_pairs}: "
+                "its expansions see validation / test gifts; build it from the training days' gifts"
+            )
     tc = cfg.train
     objective = GtrObjective(
         model,
