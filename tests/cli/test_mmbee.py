@@ -36,7 +36,22 @@ def dataset(tmp_path_factory):
 
 def test_build_store_writes_a_store_that_matches_the_graph(dataset, tmp_path, capsys):
     out = tmp_path / "store"
-    args = ("mmbee", "build-store", "--data", dataset, "--out", out, "--k", 5, "--epochs", 2, "--dim", 8)
+    args = (
+        "mmbee",
+        "build-store",
+        "--data",
+        dataset,
+        "--out",
+        out,
+        "--k",
+        5,
+        "--epochs",
+        2,
+        "--dim",
+        8,
+        "--until",
+        "all",
+    )
     code, output = lsec(capsys, *args, "--seed", 1, "--device", "cpu")
     assert code == 0, output
     assert f"wrote {out}" in output and "done in" in output and "GraphCL 2 epochs on cpu" in output

@@ -40,10 +40,20 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(dataset, tmp_path_factory):
+    """A store of every gift (--until all): what serving uses, and what leaks validation gifts into training."""
     path = tmp_path_factory.mktemp("store") / "store"
-    args = ("--k", 5, "--epochs", 1, "--dim", 8, "--seed", 0, "--device", "cpu")
+    args = ("--k", 5, "--epochs", 1, "--dim", 8, "--seed", 0, "--device", "cpu", "--until", "all")
     assert cli("mmbee", "build-store", "--data", dataset, "--out", path, *args) == 0
     return path
+
+
+def test_default_store_holds_the_training_days_gifts_only(dataset, tmp_path):
+    path = tmp_path / "train-store"
+    args = ("--k", 5, "--epochs", 1, "--dim", 8, "--seed", 0, "--device", "cpu")
+    assert cli("mmbee", "build-store", "--data", dataset, "--out", path, *args) == 0
+    _, extra = gtr_objective(config("sim-gie", dataset, f"model.hparams.store={path}"), torch.device("cpu"))
+    assert "leak" not in extra["gie_store"]
+    assert extra["gie_store"]["gift_pairs"] == extra["gie_store"]["training_gift_pairs"]
 
 
 def config(name: str, dataset: Path, *overrides: str):

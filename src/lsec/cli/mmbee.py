@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -45,6 +45,13 @@ def build_store_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store folder."),
+    until: str = typer.Option(
+        "train",
+        "--until",
+        help="Which gifts the graph may see: train (those of the training days of `lsec train`'s split of the "
+        "impressions, so validation and test gifts never leak into h_u / h_a) or all (every gift: a store to "
+        "serve with after training).",
+    ),
 ) -> None:
     from lsec.data.store import create_folder
     from lsec.errors import LsecError
@@ -53,12 +60,14 @@ def build_store_command(
     started = time.perf_counter()
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise LsecError(f"{out}: exists and is not empty (choose another --out or pass --overwrite).")
+    if until not in ("train", "all"):
+        raise LsecError(f"--until must be train or all. Got {until!r} instead.")
     torch_device = resolve_device(device)
     created = not out.exists()
     create_folder(out)  # --out is checked before the input is read; left empty until the store replaces it
     try:
         _build(out, data, k, epochs, seed, dim, tau, nce_weight, negatives, batch_size, lr, max_users_per_streamer,
-               torch_device, started)  # fmt: skip
+               torch_device, started, until)  # fmt: skip
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
@@ -68,6 +77,7 @@ def build_store_command(
 def _build(
     out: Path, data: Path, k: int, epochs: int, seed: int, dim: int, tau: float, nce_weight: float, negatives: int,
     batch_size: int, lr: float, max_users_per_streamer: int, torch_device: torch.device, started: float,
+    until: str = "train",
 ) -> None:  # fmt: skip
     from lsec.data.store import load
     from lsec.errors import LsecDataError
@@ -84,6 +94,8 @@ def _build(
             "mmbee writes one)", found=f"relations: {have}",
         )  # fmt: skip
     edges = dataset.edges[relation]
+    if until == "train":
+        edges = _training_gifts(data, dataset, edges)
     seconds: dict[str, float] = {}
     tick = time.perf_counter()
     graph = gift_graph(
@@ -148,3 +160,19 @@ def _build(
         )
     timing = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
     typer.echo(f"done in {time.perf_counter() - started:.1f} s ({timing}; GraphCL {epochs} epochs on {torch_device})")
+
+
+def _training_gifts(data: Path, dataset: Any, edges: Any) -> Any:
+    """The gift edges of the training days of the split ``lsec train`` makes of the impressions (gtr engine)."""
+    import numpy as np
+
+    from lsec.data.events import read_events
+    from lsec.train.gtr import DAY, time_folds
+
+    ts = read_events(data, "impressions", columns=["ts"])["ts"]
+    _, days = time_folds(np.asarray(ts), dataset.time_origin)
+    first = (int(np.min(ts)) - int(dataset.time_origin)) // DAY
+    end = int(dataset.time_origin) + (first + days["train"][1]) * DAY  # first second after the training days
+    keep = np.asarray(edges.ts) < end
+    typer.echo(f"gifts of the training days only (--until train): {int(keep.sum()):,} of {len(keep):,} gift edges")
+    return edges.select(keep)
