@@ -40,7 +40,11 @@ class DataConfig:
     sell_min_weight: float = 0.0  # keep a sell edge only if its weight (sales) reaches this; 0 keeps all
 
 
-ENGINES = ("auto", "lsec", "bpr", "closed_form", "gtr")
+ENGINES = ("auto", "lsec", "bpr", "closed_form", "gtr", "temporal")
+# validation metrics of train.engine=temporal (DM-GNN links and tiers, lsec.train.temporal)
+TEMPORAL_METRICS = (
+    "link_auc_random", "link_ap_random", "link_auc_historical", "link_ap_historical", "tier_macro_f1", "tier_accuracy"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,8 @@ class TrainConfig:
         if self.loss not in ("auto", "bce", "bpr"):
             raise LsecConfigError(f"train.loss must be 'auto', 'bce' or 'bpr'. Got {self.loss!r} instead.")
         base, _, k = self.metric.partition("@")
-        if base not in ("auc", "mrr", "ndcg", "recall", "mrr_first", "precision", "mean") or (k and not k.isdigit()):
+        metrics = ("auc", "mrr", "ndcg", "recall", "mrr_first", "precision", "mean")
+        if self.metric not in TEMPORAL_METRICS and (base not in metrics or (k and not k.isdigit())):
             raise LsecConfigError(
                 "train.metric must be auc, mrr, ndcg@k, recall@k, precision@k, mrr_first@k or mean (of auc, mrr, "
                 f"ndcg@k and recall@k at eval.ks: the authors' early-stopping score). Got {self.metric!r} instead."

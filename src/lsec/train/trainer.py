@@ -129,7 +129,7 @@ def train_run(
     engine = resolve_engine(cfg)
     device = resolve_device(cfg.train.device)
 
-    split: Any = None if engine == "gtr" else load_split(dataset, name=cfg.data.split)  # gtr reads impressions
+    split: Any = None if engine in ("gtr", "temporal") else load_split(dataset, name=cfg.data.split)  # own events
     try:
         root.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, root / CONFIG_FILE)
@@ -155,6 +155,8 @@ def train_run(
     loop, extra = _build_loop(cfg, split, engine, device, root, show_progress)
     info.update(extra)
     say(f"validation: {info['validation']}")
+    if "tiers" in info:  # temporal engine: the tier rule's class counts per fold
+        say(f"tiers: {info['tiers']['summary']}")
     start, state = loop.resume_state() if resume else (1, None)
     info.update(
         best_epoch=None if state is None else int(state["best_epoch"]),
@@ -193,6 +195,11 @@ def _build_loop(
     from lsec.train.runs import build_graphs, build_model, uses_self_loops
 
     tc = cfg.train
+    if engine == "temporal":  # DM-GNN: social events and consumption, not a split (lsec.train.temporal)
+        from lsec.train.temporal import temporal_objective
+
+        temporal, temporal_extra = temporal_objective(cfg, device)
+        return _plain_loop(temporal, cfg, root, show_progress), temporal_extra
     if engine == "gtr":  # MMBee's gift models: impressions, not a split (lsec.train.gtr)
         from lsec.train.gtr import gtr_objective
 
@@ -314,3 +321,19 @@ def _learning_warnings(cfg: Config, info: dict[str, Any], result: FitResult) -> 
             f"({floor:.4f}): more steps (train.min_steps), another lr, or more data may help"
         )
     return warnings
+
+
+def _plain_loop(objective: Any, cfg: Config, root: Path, show_progress: bool) -> Loop:
+    tc = cfg.train
+    return Loop(
+        objective,
+        epochs=tc.epochs,
+        eval_every=tc.eval_every,
+        patience=tc.patience,
+        metric=tc.metric,
+        min_delta=tc.min_delta,
+        min_steps=tc.min_steps,
+        validate=tc.validate,
+        run_dir=root,
+        show_progress=show_progress,
+    )
