@@ -156,6 +156,16 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     found["tiktok"].mkdir()
     for fold in ("train", "valid", "test"):
         (found["tiktok"] / f"{fold}.tsv").write_text("user\titem\n0\t0\n1\t1\n")
+    found["temporal_run"] = root / "dmgnn-run"  # a DM-GNN run for `lsec predict`
+    for args in (
+        ("data", "simulate", "--preset", "dmgnn", "--scale", "0.005", "--seed", "0", "--out", root / "dmgnn-data"),
+        ("train", "--config", "configs/dmgnn/dmgnn.yaml", "--data", root / "dmgnn-data", "--out", root / "dmgnn-run",
+         "-q", "model.hparams.num_layers=1", *TINY_TRAINING),
+    ):  # fmt: skip
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exit_:
+            assert exit_.code in (0, None), f"setup command failed: lsec {' '.join(map(str, args))}"
     return found
 
 
@@ -279,6 +289,23 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ("evaluate-missing-data", ("evaluate", "{run}", "--data", "{missing}"), "{missing}"),
     ("evaluate-scores-unwritable", ("evaluate", "{run}", "--scores-out", "{unwritable}/s.parquet"), "{unwritable}"),
     ("evaluate-scores-under-file", ("evaluate", "{run}", "--scores-out", "{under_file}/s.parquet"), "{under_file}"),
+    # predict (DM-GNN runs)
+    ("predict-missing", ("predict", "{missing}", "--users", "u0", "--time", "2024-03-01"), "{missing}"),
+    (
+        "predict-garbage-run-json",
+        ("predict", "{run_garbage_json}", "--users", "u0", "--time", "2024-03-01"),
+        "{run_garbage_json}/run.json",
+    ),
+    ("predict-not-temporal", ("predict", "{run}", "--users", "u0", "--time", "2024-03-01"), "{run}"),
+    ("predict-unknown-user", ("predict", "{temporal_run}", "--users", "nobody", "--time", "2024-03-01"), "nobody"),
+    ("predict-unknown-pair-id", ("predict", "{temporal_run}", "--pairs", "u0:ghost", "--time", "0"), "ghost"),
+    ("predict-bad-pair", ("predict", "{temporal_run}", "--pairs", "u0-u1", "--time", "2024-03-01"), "u0-u1"),
+    ("predict-bad-time", ("predict", "{temporal_run}", "--users", "u0", "--time", "yesterday"), "yesterday"),
+    (
+        "predict-missing-data",
+        ("predict", "{temporal_run}", "--users", "u0", "--time", "0", "--data", "{missing}"),
+        "{missing}",
+    ),
     # recommend
     ("recommend-missing", ("recommend", "{missing}", "--user", "u1"), "{missing}"),
     (

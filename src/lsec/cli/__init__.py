@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "data",
     "train",
     "evaluate",
+    "predict",
     "recommend",
     "experiment",
     "analyze",

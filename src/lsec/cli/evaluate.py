@@ -63,6 +63,12 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
+    if results.get("engine") == "temporal":
+        from lsec.train.temporal import format_temporal_report
+
+        typer.echo(f"{loaded.config.model.name} | links and tiers | {split} | chronological")
+        typer.echo(format_temporal_report(results))
+        return
     for name, report in results["tasks"].items():
         how = results["protocol"].get(name, "candidates")
         typer.echo(f"{loaded.config.model.name} | task {name} | {split} | {how.replace('_', ' ')}")
