@@ -202,6 +202,17 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ("import-tiktok-missing", ("data", "import", "tiktok-mm", "{missing}", "--out", "{root}/tt-a"), "{missing}"),
     ("import-tiktok-unwritable", ("data", "import", "tiktok-mm", "{tiktok}", "--out", "{unwritable}"), "{unwritable}"),
     ("import-tiktok-existing", ("data", "import", "tiktok-mm", "{tiktok}", "--out", "{full}"), "{full}"),
+    # DM-GNN importers (issue 15)
+    ("import-tianchi-missing", ("data", "import", "tianchi", "{missing}", "--out", "{root}/dm-a"), "{missing}"),
+    ("import-epinions-missing", ("data", "import", "epinions", "{missing}", "--out", "{root}/dm-b"), "{missing}"),
+    ("import-delicious-missing", ("data", "import", "delicious", "{missing}", "--out", "{root}/dm-c"), "{missing}"),
+    ("import-ciao-missing", ("data", "import", "ciao", "{missing}", "--out", "{root}/dm-d"), "{missing}"),
+    ("import-ciao-file", ("data", "import", "ciao", "{file}", "--out", "{root}/dm-e"), "{file}"),
+    (
+        "import-social-csv-missing",
+        ("data", "import", "social-csv", "--social", "{missing}", "--out", "{root}/dm-f"),
+        "{missing}",
+    ),  # fmt: skip
     # data validate / info / split
     ("validate-missing", ("data", "validate", "{missing}"), "{missing}"),
     ("validate-file", ("data", "validate", "{file}"), "{file}"),
