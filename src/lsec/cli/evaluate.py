@@ -64,7 +64,7 @@ def evaluate(
         typer.echo(json.dumps(results, indent=2))
         return
     if results.get("engine") == "temporal":
-        from lsec.train.temporal import format_temporal_report
+        from lsec.train.temporal_runs import format_temporal_report
 
         typer.echo(f"{loaded.config.model.name} | links and tiers | {split} | chronological")
         typer.echo(format_temporal_report(results))

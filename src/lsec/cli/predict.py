@@ -54,7 +54,7 @@ def predict(
 
     from lsec.errors import LsecError
     from lsec.train.runs import load_run, read_run_info
-    from lsec.train.temporal import predict_links, predict_tiers
+    from lsec.train.temporal_runs import predict_links, predict_tiers
 
     if (users is None) == (pairs is None):
         raise LsecError("pass exactly one of --users u1,u2 and --pairs u1:u2,... (with --time T).")

@@ -157,7 +157,7 @@ def evaluate_run(
     from lsec.train.engines import has_candidates
 
     if run.info.get("engine") == "temporal":  # DM-GNN links and tiers (lsec.train.temporal)
-        from lsec.train.temporal import evaluate_temporal
+        from lsec.train.temporal_runs import evaluate_temporal
 
         return evaluate_temporal(run, fold), {}
     model = run.model

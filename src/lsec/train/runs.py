@@ -204,7 +204,7 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best", datas
     if not dataset_dir or not Path(dataset_dir).is_dir():
         raise LsecError(f"{root / RUN_FILE}: dataset folder {dataset_dir!r} does not exist (pass dataset=...).")
     if info.get("engine") == "temporal":  # DM-GNN: social events, no split (lsec.train.temporal)
-        from lsec.train.temporal import load_temporal_run
+        from lsec.train.temporal_runs import load_temporal_run
 
         return load_temporal_run(root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir))  # type: ignore[no-any-return]
     split = load_split(dataset_dir, name=info.get("split") or cfg.data.split)
