@@ -203,3 +203,17 @@ def test_train_device_auto_is_cpu_without_cuda_and_bad_devices_are_named() -> No
     if not torch.cuda.is_available():
         with pytest.raises(LsecError, match="torch sees no CUDA device"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize(
+    ("model", "engine"),
+    [("gf-cf", "closed_form"), ("mmbee-sim", "gtr"), ("mmbee-mmoe", "gtr"), ("dmgnn", "temporal"), ("tgat", "temporal"),
+     ("lsec-gcn", "lsec"), ("lightgcn-dot", "lsec")],
+)  # fmt: skip
+def test_auto_engine_follows_the_model(model: str, engine: str) -> None:
+    from lsec.config import Config, apply_overrides
+    from lsec.train import gtr, temporal
+    from lsec.train.engines import GTR_MODELS, TEMPORAL_MODELS, resolve_engine
+
+    assert set(GTR_MODELS) == set(gtr.MODELS) and set(TEMPORAL_MODELS) == set(temporal.MODELS)
+    assert resolve_engine(apply_overrides(Config(), [f"model.name={model}"])) == engine

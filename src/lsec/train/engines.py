@@ -4,7 +4,8 @@
 - ``bpr``: the large-batch BPR engine (:class:`lsec.train.bpr.BprObjective`) with full-sort validation
   (recall@k / ndcg@k over every item, the user's training items masked).
 - ``closed_form``: models fitted in one shot (GF-CF), no optimizer.
-- ``auto``: ``closed_form`` for ``gf-cf``, else ``lsec``.
+- ``gtr``: MMBee's gift models on impressions (:mod:`lsec.train.gtr`); ``temporal``: DM-GNN (:mod:`lsec.train.temporal`).
+- ``auto``: ``closed_form`` for ``gf-cf``, ``gtr`` for ``mmbee-*``, ``temporal`` for ``dmgnn`` / ``tgat``, else ``lsec``.
 
 **Validation without a validation fold** (``train.engine=bpr``, e.g. a LightGCN-layout folder with only
 ``train.txt`` and ``test.txt``): with ``train.validate=true`` the run carves one from training. Each user's
@@ -30,6 +31,8 @@ from lsec.evaluate.full_sort import ScoreBlock, full_sort_metrics, model_score_b
 from lsec.graph.adjacency import bipartite_adjacency
 
 CLOSED_FORM_MODELS = ("gf-cf",)
+GTR_MODELS = ("mmbee-sim", "mmbee-mmoe")  # lsec.train.gtr.MODELS
+TEMPORAL_MODELS = ("dmgnn", "tgat")  # lsec.train.temporal.MODELS
 TASK = "buy"
 
 
@@ -37,7 +40,13 @@ def resolve_engine(cfg: Config) -> str:
     """The engine a config asks for (``auto`` resolved by model name)."""
     engine = cfg.train.engine
     if engine == "auto":
-        engine = "closed_form" if cfg.model.name in CLOSED_FORM_MODELS else "lsec"
+        name = cfg.model.name
+        engine = (
+            "closed_form" if name in CLOSED_FORM_MODELS
+            else "gtr" if name in GTR_MODELS
+            else "temporal" if name in TEMPORAL_MODELS
+            else "lsec"
+        )  # fmt: skip
     if (engine == "closed_form") != (cfg.model.name in CLOSED_FORM_MODELS):
         raise LsecConfigError(
             f"train.engine {engine!r} does not fit model {cfg.model.name!r}: closed_form is for "
