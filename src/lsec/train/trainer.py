@@ -53,20 +53,7 @@ class Trainer:
         device: torch.device | None = None,
     ) -> None:
         self.objective = LsecObjective(model, split, graphs, config, device=device)
-        tc = config.train
-        self.loop = Loop(
-            self.objective,
-            epochs=tc.epochs,
-            eval_every=tc.eval_every,
-            patience=tc.patience,
-            metric=tc.metric,
-            min_delta=tc.min_delta,
-            min_steps=tc.min_steps,
-            validate=tc.validate,
-            run_dir=run_dir,
-            show_progress=show_progress,
-            on_eval=on_eval,
-        )
+        self.loop = loop_for(self.objective, config, run_dir=run_dir, show_progress=show_progress, on_eval=on_eval)
         self.model = model
         self.timer = self.loop.timer
 
@@ -199,24 +186,12 @@ def _build_loop(
         from lsec.train.temporal import temporal_objective
 
         temporal, temporal_extra = temporal_objective(cfg, device)
-        return _plain_loop(temporal, cfg, root, show_progress), temporal_extra
+        return loop_for(temporal, cfg, run_dir=root, show_progress=show_progress), temporal_extra
     if engine == "gtr":  # MMBee's gift models: impressions, not a split (lsec.train.gtr)
         from lsec.train.gtr import gtr_objective
 
         gtr, gtr_extra = gtr_objective(cfg, device)
-        gtr_loop = Loop(
-            gtr,
-            epochs=tc.epochs,
-            eval_every=tc.eval_every,
-            patience=tc.patience,
-            metric=tc.metric,
-            min_delta=tc.min_delta,
-            min_steps=tc.min_steps,
-            validate=tc.validate,
-            run_dir=root,
-            show_progress=show_progress,
-        )
-        return gtr_loop, gtr_extra
+        return loop_for(gtr, cfg, run_dir=root, show_progress=show_progress), gtr_extra
     model = build_model(cfg, split.graph)
     extra: dict[str, Any] = {"tasks": list(model.tasks), "relations": list(model.relations)}
     if engine == "bpr":
@@ -241,19 +216,7 @@ def _build_loop(
         )
         if tc.validate:
             extra["baselines"] = {"popularity": objective.popularity_report("valid")}
-    loop = Loop(
-        objective,
-        epochs=tc.epochs,
-        eval_every=tc.eval_every,
-        patience=tc.patience,
-        metric=tc.metric,
-        min_delta=tc.min_delta,
-        min_steps=tc.min_steps,
-        validate=tc.validate,
-        run_dir=root,
-        show_progress=show_progress,
-    )
-    return loop, extra
+    return loop_for(objective, cfg, run_dir=root, show_progress=show_progress), extra
 
 
 def _bpr_objective(cfg: Config, split: Any, model: Any, device: torch.device, extra: dict[str, Any]) -> Any:
@@ -323,7 +286,15 @@ def _learning_warnings(cfg: Config, info: dict[str, Any], result: FitResult) -> 
     return warnings
 
 
-def _plain_loop(objective: Any, cfg: Config, root: Path, show_progress: bool) -> Loop:
+def loop_for(
+    objective: Any,
+    cfg: Config,
+    *,
+    run_dir: str | os.PathLike[str] | None = None,
+    show_progress: bool = False,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
+) -> Loop:
+    """The one loop around ``objective`` with the budget, cadence and stopping rule of ``cfg.train``."""
     tc = cfg.train
     return Loop(
         objective,
@@ -334,6 +305,7 @@ def _plain_loop(objective: Any, cfg: Config, root: Path, show_progress: bool) ->
         min_delta=tc.min_delta,
         min_steps=tc.min_steps,
         validate=tc.validate,
-        run_dir=root,
+        run_dir=run_dir,
         show_progress=show_progress,
+        on_eval=on_eval,
     )
