@@ -148,9 +148,10 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
     for line in (run_dir / "log.jsonl").read_text().splitlines():
         event = json.loads(line)
         if event.get("event") == "eval":
+            loss = event.get("train_loss")  # a closed-form fit has none
             rows.append(
-                {"epoch": event["epoch"], "step": event["step"], "train_loss": round(event["train_loss"], 4)}
-                | {k: round(v, 5) for k, v in event["metrics"].items() if k in ("recall@20", "ndcg@20")}
+                {"epoch": event.get("epoch"), "step": event.get("step"), "train_loss": loss and round(loss, 4)}
+                | {k: round(v, 5) for k, v in event.get("metrics", {}).items() if k in ("recall@20", "ndcg@20")}
             )
     return rows
 
@@ -216,6 +217,8 @@ def main() -> None:
                 f"  train {train_s:6.1f} s  evaluate {eval_s:5.1f} s  load {before[0]} -> {after[0]}",
                 flush=True,
             )
+            result["datasets"][name] = entry
+            write(result, args.out)  # partial results survive a failure later on
         pop = entry["popularity"]["test"]
         print(
             f"{name:7s} {'popularity':13s} recall@20 {pop['recall@20']:.4f}  ndcg@20 {pop['ndcg@20']:.4f}", flush=True
@@ -234,9 +237,13 @@ def main() -> None:
             }
         result["datasets"][name] = entry
     result["machine"]["load_average_end"] = load()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write(result, args.out)
     print(f"wrote {args.out}")
+
+
+def write(result: dict[str, Any], out: str) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
