@@ -21,6 +21,11 @@ training-fold count, training items masked) is scored in process with
 matrices as ``lsec evaluate``. The same metrics restricted to *warm* test users (with training pairs) are
 computed in process from each run folder, and the validation curve of each trained run is copied from its
 ``log.jsonl``. Load averages are recorded around every command. Writes benchmarks/results/generalisation.json.
+
+Probes of a default change (NOT the result, which uses the configs unchanged): ``--override train.KEY=VALUE``
+(repeatable) is appended to every ``lsec train``, ``--tag`` keeps the run folders apart, ``--reuse-data`` keeps the
+imported datasets, e.g. ``--models lightgcn-dot,mf-bpr --override train.lr=0.01 --tag -lr0.01 --reuse-data
+--out benchmarks/results/generalisation_probe_lr0.01.json``.
 """
 
 from __future__ import annotations
@@ -57,9 +62,12 @@ def timed(cmd: list[str], log: Path) -> tuple[float, str]:
     return time.perf_counter() - start, done.stdout
 
 
-def prepare(name: str, data_root: Path, work: Path) -> tuple[Path, str, dict[str, Any]]:
+def prepare(name: str, data_root: Path, work: Path, reuse: bool = False) -> tuple[Path, str, dict[str, Any]]:
     """Import (and split) one dataset; returns (dataset folder, split name, what was run and how long)."""
     ds = work / name
+    split = {"tiktok": "given", "ciao": "time"}.get(name, "")
+    if reuse and (ds / "splits" / split / "split.json").is_file():
+        return ds, split, {"commands": [], "seconds": 0.0, "output": [], "reused": True}
     shutil.rmtree(ds, ignore_errors=True)
     commands: list[list[str]] = []
     if name == "tiktok":
@@ -163,6 +171,11 @@ def main() -> None:
     parser.add_argument("--datasets", default="tiktok,ciao")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--out", default=str(HERE / "results" / "generalisation.json"))
+    parser.add_argument(
+        "--override", action="append", default=[], help="A probe, not the result: extra KEY=VALUE for lsec train."
+    )
+    parser.add_argument("--tag", default="", help="Suffix of the run folders (keeps probes apart).")
+    parser.add_argument("--reuse-data", action="store_true", help="Keep imported datasets of an earlier run.")
     args = parser.parse_args()
     from lsec.evaluate.full_sort import popularity_block
 
@@ -170,11 +183,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "load_average_start": load()},
-        "recipes": {m: f"configs/{m}.yaml (unchanged)" for m in args.models.split(",")},
+        "recipes": {
+            m: f"configs/{m}.yaml" + (f" with {' '.join(args.override)}" if args.override else " (unchanged)")
+            for m in args.models.split(",")
+        },
         "datasets": {},
     }
     for name in args.datasets.split(","):
-        ds, split_name, prep = prepare(name, Path(args.data_root), work)
+        ds, split_name, prep = prepare(name, Path(args.data_root), work, reuse=args.reuse_data)
         train, _, test, stats = matrices(ds, split_name)
         test_warm = warm_only(test, train)
         entry: dict[str, Any] = {"dataset": str(ds), "split": split_name, "prepare": prep, "stats": stats}
@@ -185,14 +201,15 @@ def main() -> None:
         }
         entry["models"] = {}
         for model in args.models.split(","):
-            run_dir = work / f"{name}-{model}"
+            run_dir = work / f"{name}-{model}{args.tag}"
             shutil.rmtree(run_dir, ignore_errors=True)
             before = load()
             train_cmd = [LSEC, "train", "--config", f"configs/{model}.yaml", "--data", str(ds), "--out", str(run_dir),
-                         "-q", f"data.split={split_name}"]  # fmt: skip
-            train_s, train_out = timed(train_cmd, work / f"{name}-{model}-train.log")
+                         "-q", f"data.split={split_name}", *args.override]  # fmt: skip
+            train_s, train_out = timed(train_cmd, work / f"{name}-{model}{args.tag}-train.log")
             eval_s, eval_out = timed(
-                [LSEC, "evaluate", str(run_dir), "--split", "test", "--json"], work / f"{name}-{model}-eval.log"
+                [LSEC, "evaluate", str(run_dir), "--split", "test", "--json"],
+                work / f"{name}-{model}{args.tag}-eval.log",
             )
             after = load()
             test_metrics = json.loads(eval_out)["tasks"]["buy"]["all"]
