@@ -24,7 +24,7 @@ computed in process from each run folder, and the validation curve of each train
 
 Probes of a default change (NOT the result, which uses the configs unchanged): ``--override train.KEY=VALUE``
 (repeatable) is appended to every ``lsec train``, ``--tag`` keeps the run folders apart, ``--reuse-data`` keeps the
-imported datasets, e.g. ``--models lightgcn-dot,mf-bpr --override train.lr=0.01 --tag -lr0.01 --reuse-data
+imported datasets, e.g. ``--models lightgcn-dot,mf-bpr --override train.lr=0.01 --tag=-lr0.01 --reuse-data
 --out benchmarks/results/generalisation_probe_lr0.01.json``.
 """
 
