@@ -25,6 +25,11 @@ training impressions per epoch (``default_rng([seed, epoch])``).
 per task, each from that task's own labels: flat ``auc`` / ``uauc`` / ``gauc`` are the gift task's (early
 stopping reads them), ``<task>_auc`` etc. the others', and ``tasks`` the full per-task report.
 
+**MFQ.** With ``model.hparams.mfq: true`` the run reads the dataset's segment content
+(:class:`lsec.data.segments.SegmentContent`: ``events/segments`` and ``features/segment__<m>.npy`` for each of
+``model.hparams.modalities``, default visual / speech / comment) and feeds the model, per impression, the
+frames of its segment and of the ``mfq_segments - 1`` before it in the same room (missing ones masked).
+
 **GIE.** With ``model.hparams.gie: true`` the run reads an expansion store (``model.hparams.store``, built by
 ``lsec mmbee build-store``) and initialises the model's ``Θ`` tables and neighbour lists from it; they are then
 fine-tuned with the rest. A store built from *all* gift edges lets ``h_u`` / ``h_a`` see validation and test
@@ -45,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from lsec.config import Config
+from lsec.data.segments import MODALITIES, SegmentContent
 from lsec.errors import LsecConfigError, LsecDataError
 from lsec.metrics.grouped import task_metrics
 from lsec.nn.models.mmbee.gtr import GtrModel
@@ -55,7 +61,7 @@ TRAIN_FRACTION, VALID_END_FRACTION = 0.8, 0.9
 FOLDS = ("train", "valid", "test")
 TASKS = ("gift", "big_gift")
 MODELS = {"mmbee-sim": "sim", "mmbee-mmoe": "mmoe"}
-OBJECTIVE_HPARAMS = ("store", "max_history")  # read by the objective, not passed to GtrModel
+OBJECTIVE_HPARAMS = ("store", "max_history", "mfq", "modalities")  # read by the objective, not passed to GtrModel
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class GiftData:
     num_categories: int
     days: dict[str, list[int]]
     big_gift_threshold: float
+    segments: np.ndarray | None = None  # (N,) segment row of each impression (MFQ's content)
 
     def indices(self, fold: str) -> np.ndarray:
         return np.flatnonzero(self.fold == FOLDS.index(fold))
@@ -118,6 +125,7 @@ def gift_data(
     streamer_category: np.ndarray,
     num_users: int,
     time_origin: int,
+    segments: np.ndarray | None = None,
 ) -> GiftData:
     """Folds, task labels and the sorted gift log of an impression table (module docstring)."""
     users, streamers, ts = (np.asarray(a, np.int64) for a in (users, streamers, ts))
@@ -144,6 +152,7 @@ def gift_data(
         num_categories=int(category.max(initial=0)) + 1,
         days=days,
         big_gift_threshold=threshold,
+        segments=None if segments is None else np.asarray(segments, np.int64),
     )
 
 
@@ -196,6 +205,7 @@ class GtrObjective:
         max_history: behaviours per sequence ``L``.
         eval_batch_size: impressions per forward pass in validation.
         device: where the model and batches live.
+        content: segment content for a model with MFQ (and ``data.segments``).
     """
 
     def __init__(
@@ -211,10 +221,14 @@ class GtrObjective:
         max_history: int = 50,
         eval_batch_size: int = 8192,
         device: torch.device | None = None,
+        content: SegmentContent | None = None,
     ) -> None:
         unknown = [task for task in model.tasks if task not in data.labels]
         if unknown:
             raise LsecConfigError(f"GTR tasks must be among {TASKS}. Got {unknown} instead.")
+        if model.mfq is not None and (content is None or data.segments is None):
+            raise LsecConfigError("a GTR model with MFQ needs segment content and each impression's segment.")
+        self.content = content
         self.device = device or torch.device("cpu")
         self._model = model.to(self.device)
         self._optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -248,6 +262,13 @@ class GtrObjective:
         d = self.data
         arrays = {"users": d.users[rows], "streamers": d.streamers[rows], "categories": d.categories[rows]}
         arrays.update(histories(d, d.users[rows], d.ts[rows], self.max_history, self.model.gap.num_embeddings))
+        mfq = self.model.mfq
+        if mfq is not None:
+            assert self.content is not None and d.segments is not None
+            sequence = self.content.sequences(d.segments[rows], mfq.num_segments)  # (B, S)
+            features, valid = self.content.gather(sequence, mfq.modalities)
+            arrays.update({f"content_{m}": x for m, x in features.items()})
+            arrays.update({f"content_valid_{m}": v for m, v in valid.items()})
         return {name: torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for name, a in arrays.items()}
 
     def train_step(self, batch: np.ndarray) -> float:
@@ -349,12 +370,20 @@ def gtr_objective(cfg: Config, device: torch.device) -> tuple[GtrObjective, dict
         streamer_category=np.zeros(num_streamers, np.int64) if category is None else np.asarray(category),
         num_users=int(graph.num_nodes.get("user", 0)),
         time_origin=int(graph.time_origin or 0),
+        segments=events["segment"],
     )
     hparams = dict(cfg.model.hparams)
     options = {k: hparams.pop(k) for k in OBJECTIVE_HPARAMS if k in hparams}
     for key in ("hidden", "expert_hidden", "tower_hidden", "tasks"):
         if isinstance(hparams.get(key), list):
             hparams[key] = tuple(hparams[key])
+    content = None
+    if options.get("mfq"):
+        modalities = options.get("modalities") or MODALITIES
+        if isinstance(modalities, str) or not all(isinstance(m, str) for m in modalities):
+            raise LsecConfigError(f"model.hparams.modalities must be a list of modality names. Got {modalities!r}.")
+        content = SegmentContent.from_dataset(root, tuple(modalities))
+        hparams["mfq_inputs"] = content.input_dims()
     gie = bool(hparams.get("gie", False))
     store = None
     if gie:
@@ -395,15 +424,18 @@ def gtr_objective(cfg: Config, device: torch.device) -> tuple[GtrObjective, dict
         max_history=int(options.get("max_history", 50)),
         eval_batch_size=cfg.eval.batch_size,
         device=device,
+        content=content,
     )
+    if content is not None:
+        extra["mfq"] = {"modalities": list(content.modalities), "segments": content.num_segments}
     if tc.validate:
         extra["baselines"] = objective.baselines("valid")
     return objective, extra
 
 
 def _open_store(path: Any, data: GiftData) -> Any:
-    # The store's reader lives in serve/ (it is what the service maps); training reads the same files.
-    from lsec.serve.expansion_store import ExpansionStore
+    # The store is a file format (lsec.data.expansion_store): the service maps the same files, training reads them.
+    from lsec.data.expansion_store import ExpansionStore
 
     if not path:
         raise LsecConfigError("model.hparams.gie is true but model.hparams.store is empty: pass an expansion store.")
@@ -417,7 +449,7 @@ def _open_store(path: Any, data: GiftData) -> Any:
 
 
 def _load_store(model: GtrModel, store: Any) -> None:
-    from lsec.serve.expansion_store import SOURCE, TARGET
+    from lsec.data.expansion_store import SOURCE, TARGET
 
     assert model.gie is not None
     sides = {}
