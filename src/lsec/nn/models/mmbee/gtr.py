@@ -15,18 +15,29 @@ so at initialisation ``h_u``, ``h_a`` equal the store's ``pooled`` rows, and the
 to end (the paper's "optimize them with GTR prediction objective"). :meth:`GtrModel.load_expansions` copies a
 store in (the model never reads files).
 
-**Backbones.** SIM: ``towers([e_target, ESU(GSU(e_1..L)), e_u, h_u, h_a])``. MMoE:
-``MMoE([e_u, e_target, masked mean(e_1..L), h_u, h_a])``. Both output one logit per task.
+With ``gie_pooled=True`` the model holds no tables: ``h_u`` and ``h_a`` come in the batch (``gie_user``,
+``gie_streamer``), read from an expansion store of the fine-tuned tables. That is how the service runs it
+(:mod:`lsec.serve.gifts`): one row read per id instead of pooling over neighbours.
+
+**MFQ** (MMBee eqs. 3-7, :class:`~lsec.nn.models.mmbee.mfq.MFQ`). With ``mfq_inputs`` (feature width per
+modality) the impression's segment content, the current segment and the ones before it in the room
+(``content_<m>`` (B, S, F, d_m), ``content_valid_<m>`` (B, S, F)), is fused with the target streamer's
+learnable queries into ``h_m`` (B, N d_mfq), flattened.
+
+**Backbones.** SIM: ``towers([e_target, ESU(GSU(e_1..L)), e_u, h_u, h_a, h_m])``. MMoE:
+``MMoE([e_u, e_target, masked mean(e_1..L), h_u, h_a, h_m])``. Both output one logit per task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lsec.nn.models.mmbee.mfq import MFQ
 from lsec.nn.models.mmbee.mmoe import MMoE
 from lsec.nn.models.mmbee.sim import SIM
 
@@ -141,12 +152,17 @@ class GtrModel(nn.Module):
         embedding_dim: width ``d`` of the id embeddings.
         num_gap_buckets: time-gap buckets of behaviours (the objective computes the bucket ids).
         gie: add ``h_u``, ``h_a`` (:class:`GieExpansion`); then ``gie_dim`` and ``gie_k`` give the store's sizes.
+        gie_pooled: with ``gie``, take ``h_u`` / ``h_a`` from the batch (``gie_user`` (B, 3 gie_dim),
+            ``gie_streamer`` (B, 2 gie_dim)) instead of pooling tables held by the model (serving).
+        mfq_inputs: feature width per modality; adds MFQ's ``h_m`` (module docstring). ``None``: no MFQ.
+        mfq_dim, mfq_queries, mfq_heads, mfq_segments: MFQ's ``d``, ``N``, heads and segments ``S``.
         backbone_options: keywords of :class:`SIM` (``search``, ``k``, ``num_heads``, ``hidden``) or
             :class:`MMoE` (``num_experts``, ``expert_hidden``, ``tower_hidden``).
 
     Shapes:
         batch: users, streamers, categories (B,) long; history_streamers, history_categories, history_gaps (B, L)
-        long; history_valid (B, L) bool  ->  {task: (B,) logits}
+        long; history_valid (B, L) bool; with MFQ content_<m> (B, S, F, d_m) float and content_valid_<m>
+        (B, S, F) bool for any subset of the modalities  ->  {task: (B,) logits}
     """
 
     def __init__(
@@ -162,6 +178,12 @@ class GtrModel(nn.Module):
         gie: bool = False,
         gie_dim: int = 64,
         gie_k: int = 20,
+        gie_pooled: bool = False,
+        mfq_inputs: Mapping[str, int] | None = None,
+        mfq_dim: int = 64,
+        mfq_queries: int = 4,
+        mfq_heads: int = 2,
+        mfq_segments: int = 5,
         **backbone_options: Any,
     ) -> None:
         super().__init__()
@@ -183,8 +205,26 @@ class GtrModel(nn.Module):
         self.streamer = nn.Embedding(num_streamers, embedding_dim)
         self.category = nn.Embedding(num_categories, embedding_dim)
         self.gap = nn.Embedding(num_gap_buckets, embedding_dim)
-        self.gie = GieExpansion(num_users, num_streamers, embedding_dim=gie_dim, k=gie_k) if gie else None
-        extra = 0 if self.gie is None else self.gie.user_dim + self.gie.streamer_dim
+        self.gie_pooled = bool(gie and gie_pooled)
+        self.gie_dims = (3 * gie_dim, 2 * gie_dim) if gie else (0, 0)  # widths of h_u, h_a
+        self.gie = (
+            GieExpansion(num_users, num_streamers, embedding_dim=gie_dim, k=gie_k) if gie and not gie_pooled else None
+        )
+        if self.gie is not None:
+            self.gie_dims = (self.gie.user_dim, self.gie.streamer_dim)
+        self.mfq = (
+            None
+            if mfq_inputs is None
+            else MFQ(
+                num_streamers,
+                mfq_inputs,
+                dim=mfq_dim,
+                num_queries=mfq_queries,
+                num_segments=mfq_segments,
+                num_heads=mfq_heads,
+            )
+        )
+        extra = sum(self.gie_dims) + (0 if self.mfq is None else self.mfq.output_dim)
         self.backbone: nn.Module
         if backbone == "sim":
             self.backbone = SIM(
@@ -206,6 +246,14 @@ class GtrModel(nn.Module):
             + self.gap(batch["history_gaps"])
         )
 
+    def content(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """MFQ's ``h_m`` of the batch's segment content, flattened: (B, N d_mfq)."""
+        assert self.mfq is not None
+        given = [m for m in self.mfq.modalities if f"content_{m}" in batch]
+        features = {m: batch[f"content_{m}"] for m in given}
+        valid = {m: batch[f"content_valid_{m}"] for m in given if f"content_valid_{m}" in batch}
+        return self.mfq(batch["streamers"], features, valid).flatten(1)  # type: ignore[no-any-return]
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         target = self.streamer(batch["streamers"]) + self.category(batch["categories"])  # (B, d)
         behaviours = self.behaviours(batch)  # (B, L, d)
@@ -213,6 +261,10 @@ class GtrModel(nn.Module):
         context = [self.user(batch["users"])]  # (B, d)
         if self.gie is not None:
             context.extend(self.gie(batch["users"], batch["streamers"]))  # (B, m_u g), (B, m_a g)
+        elif self.gie_pooled:
+            context.extend([batch["gie_user"], batch["gie_streamer"]])  # read from a store
+        if self.mfq is not None:
+            context.append(self.content(batch))  # (B, N d_mfq)
         if isinstance(self.backbone, SIM):
             hard_keys = {"streamer": "streamers", "category": "categories"}.get(self.backbone.search)
             return self.backbone(
@@ -229,4 +281,6 @@ class GtrModel(nn.Module):
 
     def __repr__(self) -> str:
         gie = "" if self.gie is None else f", gie(dim={self.gie.embedding_dim}, k={self.gie.k})"
-        return f"{type(self).__name__}({self.backbone!r}, dim={self.embedding_dim}{gie})"
+        gie += ", gie(pooled)" if self.gie_pooled else ""
+        mfq = "" if self.mfq is None else f", {self.mfq!r}"
+        return f"{type(self).__name__}({self.backbone!r}, dim={self.embedding_dim}{gie}{mfq})"
