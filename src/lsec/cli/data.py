@@ -15,7 +15,7 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SUBMODULES = ("data_simulate", "data_import", "data_split")
+SUBMODULES = ("data_simulate", "data_import", "data_import_gifts", "data_split")
 
 
 def register(app: typer.Typer) -> None:

@@ -36,7 +36,7 @@ import polars as pl
 from lsec.data import ingest_rules as rules
 from lsec.data.formats.common import LINE, RAW, REASON, RawTable, delimiter_name
 from lsec.data.graph import EdgeTable, HeteroGraph
-from lsec.data.schema import CONSUMPTION_KINDS, SOCIAL_KINDS
+from lsec.data.schema import CONSUMPTION_KINDS, NODE_TYPES, SOCIAL_KINDS
 from lsec.errors import LsecDataError
 
 PathLike = str | os.PathLike[str]
@@ -185,10 +185,10 @@ def check_rows(
     }
     if target == "social":
         report["relation"] = "social"
-    elif target == "consumption":
-        report["events"] = "consumption"
-    else:
+    elif target in NODE_TYPES:
         report["node_type"] = target
+    else:  # an event table: "consumption", "impressions", "rooms" ...
+        report["events"] = target
     if target in ("social", "consumption") and kept.height:
         names = {v: k for k, v in (SOCIAL_KINDS if target == "social" else CONSUMPTION_KINDS).items()}
         counts = kept.group_by("kind").len().sort("kind")
