@@ -15,14 +15,18 @@ def register(app: typer.Typer) -> None:
             "Train and test every row of a paper table for seeds 0..R-1, then write OUT/<table>.md, .csv and .json "
             "(mean and std over seeds; raw per-run metrics). Finished runs are reused, so re-running continues.\n\n"
             "TABLE: table3 (NCF, GCN-RS, LightGCN, GAT-RS, LSEC-GCN, LSEC-LightGCN, LSEC-GAT) or table5 "
-            "(LSEC-GCN ablation; rows are labelled 'relations / tasks', 0 buy, 1 follow, 2 sell).\n\n"
+            "(LSEC-GCN ablation; rows are labelled 'relations / tasks', 0 buy, 1 follow, 2 sell) or dmgnn (DM-GNN, "
+            "DM-GNN without decay, link task alone, tier task alone, TGAT, static GNN, plus the popularity / "
+            "persistence baselines; link AUC / AP with random and historical negatives, tier macro-F1 / accuracy, "
+            "transductive and inductive apart; a dataset without consumption takes --row 'link task alone' --row "
+            "TGAT --row 'static GNN' model.hparams.tasks=[link]).\n\n"
             "Example: lsec experiment table3 --data data/lsec-small --repeats 5 --out experiments/t3 train.epochs=30"
         ),
     )(experiment)
 
 
 def experiment(
-    table: str = typer.Argument(..., help="table3 or table5."),
+    table: str = typer.Argument(..., help="table3, table5 or dmgnn."),
     overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides for every run, e.g. train.epochs=30."),
     data: Path = typer.Option(..., "--data", "-d", help="Dataset folder with a split (lsec data split)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (tables + one run folder per row and seed)."),

@@ -1,12 +1,20 @@
 """The paper's tables as experiments: train every row over several seeds, evaluate on test, aggregate.
 
 ``table3`` (model comparison) and ``table5`` (LSEC-GCN ablation over relations and tasks) each name a list
-of rows, one YAML recipe per row (``configs/``). Each (row, seed) run is a normal run folder
+of rows, one YAML recipe per row (``configs/``). ``dmgnn`` (DM-GNN's comparison and ablation, issue 15) has
+the rows DM-GNN, DM-GNN without decay, each task alone, TGAT and a static GNN (``configs/dmgnn/``), and its
+metrics are the temporal objective's (:mod:`lsec.train.temporal`): link AUC / AP with random and with
+historical negatives, tier macro-F1 and accuracy, for all, transductive and inductive test events apart; it
+adds a row *popularity / persistence* (the evaluation's baselines on the same test pairs and queries:
+links scored by the destination's number of earlier events, tiers by the previous window's amount). Each (row, seed) run is a normal run folder
 (``OUT/runs/<recipe>/seed<k>``), trained with :func:`lsec.train.trainer.train_run` and evaluated on the test
 candidate lists; a finished run is reused, so an interrupted experiment continues where it stopped.
 
 Outputs in ``OUT``: ``<table>.md`` and ``<table>.csv`` (mean and std over seeds per row and metric; std is
-the sample standard deviation, ddof=1) and ``<table>.json`` (every run's raw metrics, all / warm / cold).
+the sample standard deviation, ddof=1) and ``<table>.json`` (every run's raw metrics per user / event group).
+
+**Gaps** (:data:`GAPS`): per metric, the per-seed difference ``better - baseline`` over the seeds both rows
+have, its mean and sample std, and ``beyond_two_std``: ``mean > 2 x`` the larger of the two rows' stds.
 """
 
 from __future__ import annotations
@@ -24,6 +32,14 @@ import numpy as np
 from lsec.errors import LsecConfigError
 
 METRICS = ("auc", "mrr", "ndcg@10", "ndcg@50", "recall@10", "recall@50")
+LINK_METRICS = ("link_auc_random", "link_ap_random", "link_auc_historical", "link_ap_historical")
+TIER_METRICS = ("tier_macro_f1", "tier_accuracy")
+TABLE_METRICS: dict[str, tuple[str, ...]] = {"dmgnn": LINK_METRICS + TIER_METRICS}
+"""Metric columns of a table (default :data:`METRICS`, the buy task's candidate-list metrics)."""
+TABLE_GROUPS: dict[str, tuple[str, ...]] = {"dmgnn": ("all", "transductive", "inductive")}
+"""Groups reported apart (default all / warm / cold users)."""
+BASELINE_ROW = "popularity / persistence"
+"""The ``dmgnn`` table's baseline row: the test report's baselines (the same for every row of a seed)."""
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "table3": [
@@ -42,14 +58,69 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("0,1,2 / 0", "ablation-r012-t0"),
         ("0,1,2 / 0,1", "ablation-r012-t01"),
     ],
+    "dmgnn": [
+        ("DM-GNN", "dmgnn/dmgnn"),
+        ("DM-GNN without decay", "dmgnn/dmgnn-no-decay"),
+        ("link task alone", "dmgnn/link-only"),
+        ("tier task alone", "dmgnn/tier-only"),
+        ("TGAT", "dmgnn/tgat"),  # no decay, link task alone
+        ("static GNN", "dmgnn/static-gnn"),  # LightGCN on the aggregated training graph, both tasks
+    ],
 }
 """Rows of each table: (label, recipe file stem under configs/)."""
 
-GAPS: dict[str, list[tuple[str, str]]] = {
-    "table3": [("LSEC-LightGCN", "LightGCN"), ("LSEC-GCN", "GCN-RS"), ("LSEC-GAT", "GAT-RS")],
-    "table5": [("0,1,2 / 0,1", "0 / 0"), ("0,1,2 / 0", "0 / 0")],
+_GAP_LINK, _GAP_TIER = ("link_auc_historical", "link_auc_random"), ("tier_macro_f1", "tier_accuracy")
+GAPS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    "table3": [
+        ("LSEC-LightGCN", "LightGCN", ("auc", "recall@50")),
+        ("LSEC-GCN", "GCN-RS", ("auc", "recall@50")),
+        ("LSEC-GAT", "GAT-RS", ("auc", "recall@50")),
+    ],
+    "table5": [("0,1,2 / 0,1", "0 / 0", ("auc", "recall@50")), ("0,1,2 / 0", "0 / 0", ("auc", "recall@50"))],
+    "dmgnn": [
+        ("DM-GNN", "link task alone", _GAP_LINK),  # multi-task minus single-task, links
+        ("DM-GNN", "tier task alone", _GAP_TIER),  # multi-task minus single-task, tiers
+        ("DM-GNN", "DM-GNN without decay", _GAP_LINK + _GAP_TIER),  # decay minus no decay, both tasks
+        ("link task alone", "TGAT", _GAP_LINK),  # decay minus no decay, link task alone
+        ("DM-GNN", "TGAT", _GAP_LINK),  # the paper's headline (+4.1 % link AUC)
+        ("DM-GNN", "static GNN", _GAP_LINK + _GAP_TIER),
+        ("DM-GNN", BASELINE_ROW, _GAP_LINK + _GAP_TIER),
+    ],
 }
-"""(better, baseline) pairs whose gap is reported as mean difference and its std over seeds."""
+"""(better, baseline, metrics) triples whose gap is reported as mean difference and its std over seeds."""
+
+
+def table_metrics(table: str) -> tuple[str, ...]:
+    return TABLE_METRICS.get(table, METRICS)
+
+
+def table_groups(table: str) -> tuple[str, ...]:
+    return TABLE_GROUPS.get(table, ("all", "warm", "cold"))
+
+
+def row_report(table: str, results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``(per-group metrics of the model, the same of the baselines or None)`` from a run's test results.
+
+    Group dicts hold only the table's metrics with a value (NaN / None left out: e.g. no inductive event).
+    """
+    if table not in TABLE_METRICS:
+        return results["tasks"]["buy"], None
+    names = table_metrics(table)
+
+    def groups(metrics: dict[str, Any], by_group: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        out = {"all": _finite(metrics, names)}
+        out.update({g: _finite(by_group.get(g, {}), names) for g in table_groups(table)[1:]})
+        return out
+
+    model = groups(results["metrics"], results["groups"])
+    base = results["baselines"]["popularity_persistence"]
+    baseline = groups(base["metrics"], base["groups"])
+    tasks = {m for g in model.values() for m in g}  # the baseline row reports the tasks the model has
+    return model, {g: {m: v for m, v in values.items() if m in tasks} for g, values in baseline.items()}
+
+
+def _finite(metrics: dict[str, Any], names: Sequence[str]) -> dict[str, float]:
+    return {m: float(metrics[m]) for m in names if metrics.get(m) is not None and np.isfinite(metrics[m])}
 
 
 def default_configs_dir() -> Path:
@@ -97,6 +168,7 @@ def run_table(
     out = create_folder(out_dir)
     say = echo or (lambda _message: None)
     raw: list[dict[str, Any]] = []
+    baselines: dict[int, dict[str, Any]] = {}
     total = len(selected) * repeats
     done = 0
     for label, recipe in selected:
@@ -114,12 +186,16 @@ def run_table(
                 resume = (run_dir / "run.json").is_file()
                 train_run(cfg, run_dir, resume=resume, show_progress=show_progress)
                 loaded = load_run(run_dir)
-                results, _ = evaluate_run(loaded, "test", tasks=["buy"])
+                results, _ = evaluate_run(loaded, "test", tasks=None if table in TABLE_METRICS else ["buy"])
                 (run_dir / "results").mkdir(exist_ok=True)
                 write_json(result_file, results)
             results = json.loads(result_file.read_text())
             info = read_run_info(run_dir)
-            report = results["tasks"]["buy"]
+            report, baseline = row_report(table, results)
+            if baseline is not None:  # one baseline row per seed: merge the tasks its rows report
+                entry = baselines.setdefault(seed, {g: {} for g in baseline})
+                for group, values in baseline.items():
+                    entry[group].update(values)
             raw.append(
                 {
                     "row": label,
@@ -132,12 +208,15 @@ def run_table(
                     "test": report,
                 }
             )
-            metrics = report["all"]
+            shown = ", ".join(f"{m} {v:.4f}" for m, v in list(report["all"].items())[:2] if m in table_metrics(table))
             say(
-                f"[{done}/{total}] {label} seed {seed}: test auc {metrics['auc']:.4f} recall@50 "
-                f"{metrics['recall@50']:.4f} (best epoch {info.get('best_epoch')}, {time.perf_counter() - started:.0f} s)"
+                f"[{done}/{total}] {label} seed {seed}: test {shown} "
+                f"(best epoch {info.get('best_epoch')}, {time.perf_counter() - started:.0f} s)"
             )
-    summary = summarise(table, raw, [label for label, _ in selected if any(r["row"] == label for r in raw)])
+    for seed, groups in sorted(baselines.items()):
+        raw.append({"row": BASELINE_ROW, "recipe": None, "seed": seed, "train_seconds": None, "test": groups})
+    labels = [label for label, _ in selected] + ([BASELINE_ROW] if baselines else [])
+    summary = summarise(table, raw, [label for label in labels if any(r["row"] == label for r in raw)])
     summary["config_overrides"] = list(overrides)
     summary["dataset"] = str(Path(data_dir).resolve())
     write_json(out / f"{table}.json", {"summary": summary, "runs": raw})
@@ -156,20 +235,23 @@ def _train_seconds(run_dir: Path) -> float | None:
 def summarise(table: str, raw: Sequence[dict[str, Any]], labels: Sequence[str]) -> dict[str, Any]:
     """Mean and std (ddof=1) per row, metric and user group; plus the gaps of :data:`GAPS`."""
     rows: dict[str, Any] = {}
+    metrics = table_metrics(table)
     for label in labels:
         runs = [r for r in raw if r["row"] == label]
         entry: dict[str, Any] = {"seeds": len(runs)}
-        for group in ("all", "warm", "cold"):
-            values = {m: [r["test"][group][m] for r in runs if r["test"].get(group)] for m in METRICS}
+        for group in table_groups(table):
+            values = {m: [r["test"][group][m] for r in runs if m in r["test"].get(group, {})] for m in metrics}
             entry[group] = {m: _mean_std(v) for m, v in values.items() if v}
         seconds = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
         entry["train_seconds"] = _mean_std(seconds) if seconds else None
         rows[label] = entry
     gaps = []
-    for better, base in GAPS.get(table, []):
+    for better, base, gap_metrics in GAPS.get(table, []):
         if better not in rows or base not in rows:
             continue
-        for metric in ("auc", "recall@50"):
+        for metric in gap_metrics:
+            if metric not in rows[better]["all"] or metric not in rows[base]["all"]:
+                continue
             a = _per_seed(raw, better, metric)
             b = _per_seed(raw, base, metric)
             common = sorted(set(a) & set(b))
@@ -193,7 +275,9 @@ def summarise(table: str, raw: Sequence[dict[str, Any]], labels: Sequence[str]) 
 
 
 def _per_seed(raw: Sequence[dict[str, Any]], label: str, metric: str) -> dict[int, float]:
-    return {int(r["seed"]): float(r["test"]["all"][metric]) for r in raw if r["row"] == label}
+    return {
+        int(r["seed"]): float(r["test"]["all"][metric]) for r in raw if r["row"] == label and metric in r["test"]["all"]
+    }
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
@@ -203,21 +287,27 @@ def _mean_std(values: Sequence[float]) -> dict[str, float]:
 
 
 def to_markdown(summary: dict[str, Any], group: str = "all") -> str:
-    """Markdown table ``mean ± std`` per row and metric (users of ``group``), then the gaps."""
-    header = "| row | seeds | " + " | ".join(METRICS) + " | train s |"
-    lines = [f"### {summary['table']} (test, {group} users; mean ± std over seeds)", "", header]
-    lines.append("|" + "---|" * (len(METRICS) + 3))
+    """Markdown table ``mean ± std`` per row and metric (users / events of ``group``), then the gaps."""
+    table = summary["table"]
+    metrics, groups = table_metrics(table), table_groups(table)
+    unit = "events" if table in TABLE_GROUPS else "users"
+    header = "| row | seeds | " + " | ".join(metrics) + " | train s |"
+    lines = [f"### {table} (test, {group} {unit}; mean ± std over seeds)", "", header]
+    lines.append("|" + "---|" * (len(metrics) + 3))
     for label, entry in summary["rows"].items():
+        if not entry.get(group):
+            continue
         cells = [
             f"{entry[group][m]['mean']:.4f} ± {entry[group][m]['std']:.4f}" if m in entry[group] else "-"
-            for m in METRICS
+            for m in metrics
         ]
         secs = entry.get("train_seconds")
         seconds = f"{secs['mean']:.0f}" if secs else "-"
         shown = label.replace("|", "\\|")  # a pipe would split the Markdown cell
         lines.append(f"| {shown} | {entry['seeds']} | " + " | ".join(cells) + f" | {seconds} |")
-    if group == "all" and any(entry.get("cold") for entry in summary["rows"].values()):
-        lines += ["", to_markdown({**summary, "gaps": []}, "cold").rstrip("\n")]
+    for other in groups[1:] if group == "all" else ():
+        if other != "warm" and any(entry.get(other) for entry in summary["rows"].values()):
+            lines += ["", to_markdown({**summary, "gaps": []}, other).rstrip("\n")]
     if summary.get("gaps") and group == "all":
         lines += [
             "",
@@ -236,10 +326,11 @@ def write_csv(summary: dict[str, Any], path: Path) -> None:
     """One line per (row, user group): mean and std columns per metric."""
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["row", "group", "seeds", *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")]])
+        metrics = table_metrics(summary["table"])
+        writer.writerow(["row", "group", "seeds", *[f"{m}_{s}" for m in metrics for s in ("mean", "std")]])
         for label, entry in summary["rows"].items():
-            for group in ("all", "warm", "cold"):
+            for group in table_groups(summary["table"]):
                 if not entry.get(group):
                     continue
-                values = [entry[group][m][s] if m in entry[group] else "" for m in METRICS for s in ("mean", "std")]
+                values = [entry[group][m][s] if m in entry[group] else "" for m in metrics for s in ("mean", "std")]
                 writer.writerow([label, group, entry["seeds"], *values])

@@ -25,7 +25,9 @@ tier of the amount paid in the previous window ``[t - W, t)``).
 ``num_heads``, ``decay``, ``decay_rate``, ``tasks``, ``num_tiers``, ...; ``num_users``, ``num_edge_kinds`` and
 ``consumption_dim`` come from the dataset) and the objective's :data:`OBJECTIVE_HPARAMS`: ``num_neighbors``
 (10), ``sampler`` (``recent`` / ``uniform``), ``tier_window_days`` (7), ``consumption_features`` (true).
-Model ``tgat`` is DM-GNN without decay (``decay`` must stay null).
+Model ``tgat`` is DM-GNN without decay (``decay`` must stay null). Model ``static-gnn`` swaps the encoder for
+LightGCN on the aggregated training graph (:mod:`lsec.nn.models.dmgnn.static`; ``embedding_dim`` and
+``num_layers`` are read, query times ignored), with the same heads and objective.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from lsec.train.temporal_data import (
     tier_queries,
 )
 
-MODELS = {"dmgnn": {}, "tgat": {"decay": None}}
+MODELS = {"dmgnn": {}, "tgat": {"decay": None}, "static-gnn": {"decay": None}}
 OBJECTIVE_HPARAMS = ("num_neighbors", "sampler", "tier_window_days", "consumption_features")
 SOCIAL = ("user", "social", "user")
 EVAL_CHUNK = 4096
@@ -314,7 +316,7 @@ def temporal_task(cfg: Config, dataset: str | None = None) -> TemporalTask:
         raise LsecDataError("too few social events for a chronological split", file=root, found=len(table))
     if "consumption" in list_events(root):
         consumption = read_events(root, "consumption")
-    elif "tier" in options["tasks"] or options["consumption_features"]:
+    elif "tier" in options["tasks"]:  # consumption features feed the tier head only
         raise LsecDataError(
             "the tier task and consumption features need events/consumption.parquet",
             file=root,
@@ -350,6 +352,14 @@ def build_dmgnn(cfg: Config, task: TemporalTask) -> DMGNN:
     hparams["tasks"] = tuple(hparams.get("tasks", ("link", "tier")))
     hparams.setdefault("num_tiers", task.rule.num_tiers)
     kinds = task.data.kinds
+    if cfg.model.name == "static-gnn":
+        from lsec.nn.models.dmgnn.static import StaticEncoder, aggregated_adjacency
+
+        train = task.data.fold_mask("train")
+        adjacency = aggregated_adjacency(task.data.src[train], task.data.dst[train], task.data.num_users)
+        hparams["encoder"] = StaticEncoder(
+            adjacency, embedding_dim=hparams.get("embedding_dim", 64), num_layers=hparams.get("num_layers", 2)
+        )
     try:
         return DMGNN(
             task.data.num_users,

@@ -27,6 +27,7 @@ from torch import nn
 
 from lsec.graph.temporal import TemporalNeighbors
 from lsec.nn.models.dmgnn.encoder import Sampler, TemporalEncoder
+from lsec.nn.models.dmgnn.static import StaticEncoder
 
 TASKS = ("link", "tier")
 
@@ -49,6 +50,8 @@ class DMGNN(nn.Module):
         num_tiers: number of consumption tiers (>= 2 when ``"tier"`` is a task).
         consumption_dim: width of the consumption features ``c_u(t)`` given to the tier head (0: none).
         hidden_dim: hidden width of both heads; default ``embedding_dim``.
+        encoder: a :class:`~lsec.nn.models.dmgnn.static.StaticEncoder` in place of the temporal one (the static
+            baseline); the encoder arguments above are then unused.
 
     Shapes:
         link_logits: src (B,), dst (B,), t (B,) -> (B,)
@@ -74,6 +77,7 @@ class DMGNN(nn.Module):
         num_tiers: int = 0,
         consumption_dim: int = 0,
         hidden_dim: int | None = None,
+        encoder: StaticEncoder | None = None,
     ) -> None:
         super().__init__()
         tasks = tuple(tasks)
@@ -95,7 +99,7 @@ class DMGNN(nn.Module):
         self.tasks = tasks
         self.num_tiers = num_tiers if "tier" in tasks else 0
         self.consumption_dim = consumption_dim
-        self.encoder = TemporalEncoder(
+        self.encoder: TemporalEncoder | StaticEncoder = encoder or TemporalEncoder(
             num_users,
             embedding_dim=embedding_dim,
             num_heads=num_heads,
@@ -108,6 +112,7 @@ class DMGNN(nn.Module):
             decay_rate=decay_rate,
             time_unit=time_unit,
         )
+        embedding_dim = self.encoder.embedding_dim
         self.link_head = _mlp(2 * embedding_dim, hidden_dim, 1, dropout) if "link" in tasks else None
         self.tier_head = (
             _mlp(embedding_dim + consumption_dim, hidden_dim, num_tiers, dropout) if "tier" in tasks else None
