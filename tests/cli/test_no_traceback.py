@@ -156,6 +156,11 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     found["tiktok"].mkdir()
     for fold in ("train", "valid", "test"):
         (found["tiktok"] / f"{fold}.tsv").write_text("user\titem\n0\t0\n1\t1\n")
+    found["kuailive"] = root / "kuailive"  # a KuaiLive folder holding its one required file
+    found["kuailive"].mkdir()
+    (found["kuailive"] / "gift.csv").write_text(
+        "user_id,live_id,streamer_id,timestamp,gift_price\n1,100,10,1746374445000,2\n"
+    )
     found["temporal_run"] = root / "dmgnn-run"  # a DM-GNN run for `lsec predict`
     for args in (
         ("data", "simulate", "--preset", "dmgnn", "--scale", "0.005", "--seed", "0", "--out", root / "dmgnn-data"),
@@ -213,6 +218,37 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
         ("data", "import", "social-csv", "--social", "{missing}", "--out", "{root}/dm-f"),
         "{missing}",
     ),  # fmt: skip
+    # MMBee gift importers (issue 13)
+    ("import-kuailive-missing", ("data", "import", "kuailive", "{missing}", "--out", "{root}/kl-a"), "{missing}"),
+    ("import-kuailive-no-gift", ("data", "import", "kuailive", "{full}", "--out", "{root}/kl-b"), "{full}/gift.csv"),
+    ("import-kuailive-file", ("data", "import", "kuailive", "{file}", "--out", "{root}/kl-c"), "{file}"),
+    ("import-kuailive-existing", ("data", "import", "kuailive", "{kuailive}", "--out", "{full}"), "{full}"),
+    (
+        "import-kuailive-unwritable",
+        ("data", "import", "kuailive", "{kuailive}", "--out", "{unwritable}"),
+        "{unwritable}",
+    ),
+    (
+        "import-kuailive-titles-missing",
+        ("data", "import", "kuailive", "{kuailive}", "--titles", "{missing}", "--out", "{root}/kl-d"),
+        "{missing}",
+    ),
+    (
+        "import-impressions-missing",
+        ("data", "import", "impressions-csv", "{missing}", "--out", "{root}/im-a"),
+        "{missing}",
+    ),
+    (
+        "import-impressions-no-streamer",
+        ("data", "import", "impressions-csv", "{buys}", "--out", "{root}/im-b"),
+        "{buys}",
+    ),
+    ("import-impressions-existing", ("data", "import", "impressions-csv", "{buys}", "--out", "{full}"), "{full}"),
+    (
+        "import-impressions-unwritable",
+        ("data", "import", "impressions-csv", "{buys}", "--out", "{unwritable}"),
+        "{unwritable}",
+    ),
     # data validate / info / split
     ("validate-missing", ("data", "validate", "{missing}"), "{missing}"),
     ("validate-file", ("data", "validate", "{file}"), "{file}"),

@@ -168,10 +168,9 @@ def write_gift_dataset(
                 reasons[reason] = reasons.get(reason, 0) + count
         top = max(reasons, key=lambda r: reasons[r]) if reasons else "the files hold no data rows"
         raise LsecDataError(
-            "no impression left to import",
+            f"no impression left to import: every row was rejected, most often for {top}",
             file=Path(impressions[0].report["file"]).parent,
             expected="at least one kept gift / exposure row",
-            found=f"every row rejected; most often: {top}",
         )
     room_frame = rooms.kept if rooms is not None else _derived_rooms(rows.join(room_ids.unique("room"), on="room"))
 
