@@ -59,7 +59,12 @@ def evaluate(
             if len(scores) > 1:
                 path = scores_out.with_name(f"{scores_out.stem}.{name}{scores_out.suffix or '.parquet'}")
             path.parent.mkdir(parents=True, exist_ok=True)
-            scored_rows(loaded, name, split, task_scores).write_parquet(path)
+            if results.get("engine") == "gtr":
+                from lsec.train.gtr_runs import gtr_scored_rows
+
+                gtr_scored_rows(loaded, name, split, task_scores).write_parquet(path)
+            else:
+                scored_rows(loaded, name, split, task_scores).write_parquet(path)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
@@ -68,6 +73,13 @@ def evaluate(
 
         typer.echo(f"{loaded.config.model.name} | links and tiers | {split} | chronological")
         typer.echo(format_temporal_report(results))
+        return
+    if results.get("engine") == "gtr":
+        from lsec.train.gtr_runs import format_gtr_report
+
+        days = results["days"]
+        typer.echo(f"{loaded.config.model.name} | gift impressions | {split} | days {days} of the time split")
+        typer.echo(format_gtr_report(results))
         return
     for name, report in results["tasks"].items():
         how = results["protocol"].get(name, "candidates")

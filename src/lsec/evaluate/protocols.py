@@ -160,6 +160,10 @@ def evaluate_run(
         from lsec.train.temporal_runs import evaluate_temporal
 
         return evaluate_temporal(run, fold), {}
+    if run.info.get("engine") == "gtr":  # MMBee gift models: the fold's impressions (lsec.train.gtr)
+        from lsec.train.gtr_runs import evaluate_gtr
+
+        return evaluate_gtr(run, fold, tasks)
     model = run.model
     cfg = run.config
     protocol = protocol or cfg.eval.protocol

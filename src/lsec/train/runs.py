@@ -207,6 +207,10 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best", datas
         from lsec.train.temporal_runs import load_temporal_run
 
         return load_temporal_run(root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir))  # type: ignore[no-any-return]
+    if info.get("engine") == "gtr":  # MMBee gift models: impressions, own time split (lsec.train.gtr)
+        from lsec.train.gtr_runs import load_gtr_run
+
+        return load_gtr_run(root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir))  # type: ignore[no-any-return]
     split = load_split(dataset_dir, name=info.get("split") or cfg.data.split)
     state = load_checkpoint_state(root, checkpoint)
     if info.get("engine") == "closed_form":
