@@ -226,7 +226,12 @@ def main_code(args: list[str]) -> int:
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     root = tmp_path_factory.mktemp("kuailive-sim")
-    assert main_code(["data", "simulate", "--preset", "mmbee", "--scale", "0.01", "--seed", "3", "--out", str(root / "sim")]) == 0
+    assert (
+        main_code(
+            ["data", "simulate", "--preset", "mmbee", "--scale", "0.01", "--seed", "3", "--out", str(root / "sim")]
+        )
+        == 0
+    )
     written = export_kuailive(root / "sim", root / "raw", seed=1)
     args = ["data", "import", "kuailive", str(root / "raw"), "--out", str(root / "imported"), "--utc-offset", "0"]
     assert main_code(args) == 0
