@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
         "export",
         help=(
             "Export a trained run as a serving artifact: weights and precomputed tables as .npy, ids, seen "
-            "items, popularity, fold-in maps and a JSON manifest. Loading it needs numpy only.\n\n"
+            "items, popularity, fold-in maps and a JSON manifest. Loading it needs numpy only. A GTR run (MMBee "
+            "gift model) exports weights as .npy, id maps, streamer queries, the gift log, stored segments and "
+            "the expansion store of its fine-tuned tables, for POST /v1/gifts/rank.\n\n"
             "Example: lsec export runs/lsec-gcn --out artifacts/lsec-gcn"
         ),
     )(export)
@@ -29,6 +31,17 @@ def export(
 
     if checkpoint not in ("best", "last"):
         raise LsecError(f"--checkpoint: expected 'best' or 'last', found {checkpoint!r}.")
+    from lsec.train.runs import read_run_info
+
+    if read_run_info(run).get("engine") == "gtr":  # MMBee gift model: a gift ranking artifact (lsec.serve.gifts)
+        from lsec.serve.gifts import gift_artifact_from_run, load_gift_artifact
+
+        root = gift_artifact_from_run(run, out, checkpoint=checkpoint, overwrite=overwrite)
+        gifts = load_gift_artifact(root)
+        size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        store = "with its expansion store" if gifts.store is not None else "no expansion store"
+        typer.echo(f"exported gift model {gifts.model} ({store}) to {root} ({size / 2**20:.1f} MiB)")
+        return
     artifact = artifact_from_run(run, checkpoint=checkpoint)
     root = save_artifact(artifact, out, overwrite=overwrite)
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())

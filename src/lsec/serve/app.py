@@ -6,6 +6,7 @@ Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``)::
     GET  /v1/users/{user_id}/items?k=50&exclude_seen=true        items for a known user
     GET  /v1/users/{user_id}/streamers?k=20&exclude_seen=true    streamers for a known user
     POST /v1/recommendations                        a batch; new users may carry their history (fold-in)
+    POST /v1/gifts/rank                             gift ranking of live segments (a GTR artifact is served)
 
 Every answer says which ``strategy`` produced it: ``"model"`` (known user), ``"fold-in"`` (new user
 with a history) or ``"popular"`` (new user without one). Bad requests get a 4xx whose ``detail`` names the
@@ -31,6 +32,8 @@ from lsec import __version__
 from lsec.errors import LsecError
 from lsec.serve import kernels
 from lsec.serve.batching import MicroBatcher
+from lsec.serve.gift_routes import GIFT_ALLOWED, GIFT_FIELDS
+from lsec.serve.gifts import GiftRanker
 from lsec.serve.recommender import MAX_K, Recommendation, Recommender, UnknownIdError
 
 MAX_BATCH = 100
@@ -113,6 +116,7 @@ class Health(BaseModel):
     model: str
     tasks: list[str]
     nodes: dict[str, int]
+    gifts: dict[str, Any] | None = Field(None, description="The gift model served, if any (POST /v1/gifts/rank).")
 
 
 class ErrorItem(BaseModel):
@@ -133,13 +137,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 # ------------------------------------------------------------------------------------------ the app
-def create_app(recommender: Recommender, *, batching: bool = True) -> FastAPI:
-    """The FastAPI application serving ``recommender`` (routes, schemas, error handlers).
+def create_app(recommender: Recommender | None, *, batching: bool = True, gifts: GiftRanker | None = None) -> FastAPI:
+    """The FastAPI application serving ``recommender`` and / or a gift model (routes, schemas, error handlers).
 
     With ``batching``, concurrent GET requests of known users are scored together
-    (:class:`~lsec.serve.batching.MicroBatcher`); answers are identical either way.
+    (:class:`~lsec.serve.batching.MicroBatcher`); answers are identical either way. ``gifts`` adds
+    ``POST /v1/gifts/rank`` (:mod:`lsec.serve.gift_routes`); without a ``recommender`` only the gift routes and
+    ``/healthz`` are served.
     """
-    batcher = MicroBatcher(recommender) if batching else None
+    if recommender is None and gifts is None:
+        raise LsecError("create_app: nothing to serve (give a recommender, a gift ranker or both).")
+    batcher = MicroBatcher(recommender) if batching and recommender is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,20 +155,22 @@ def create_app(recommender: Recommender, *, batching: bool = True) -> FastAPI:
         if batcher is not None:
             batcher.close()
 
-    app = FastAPI(
-        lifespan=lifespan,
-        title="lsec recommendations",
-        version=__version__,
-        description=(
+    described = []
+    if recommender is not None:
+        described.append(
             f"Model `{recommender.model}` ranking {' and '.join(recommender.tasks)}. Items for users "
             "(buy task) and streamers for users (follow task); new users are folded in from their history."
-        ),
-    )
+        )
+    if gifts is not None:
+        described.append(f"Gift model `{gifts.artifact.model}` ranking live segments for a user (POST /v1/gifts/rank).")
+    app = FastAPI(lifespan=lifespan, title="lsec recommendations", version=__version__, description=" ".join(described))
     app.state.recommender = recommender
+    app.state.gifts = gifts
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        items = [_describe(err) for err in exc.errors()]
+        gift = request.url.path.startswith("/v1/gifts")
+        items = [_describe(err, gift=gift) for err in exc.errors()]
         detail = "; ".join(item.message for item in items[:5]) + ("; ..." if len(items) > 5 else "")
         body = ErrorResponse(detail=detail or "invalid request", errors=items)
         return JSONResponse(status_code=422, content=body.model_dump(mode="json"))
@@ -173,8 +183,24 @@ def create_app(recommender: Recommender, *, batching: bool = True) -> FastAPI:
     @app.get("/healthz", response_model=Health, tags=["service"])
     def healthz() -> Health:
         """Liveness and what is served."""
-        info = recommender.describe()
-        return Health(status="ok", version=__version__, model=info["model"], tasks=info["tasks"], nodes=info["nodes"])
+        gift_info = None if gifts is None else gifts.describe()
+        info = recommender.describe() if recommender is not None else gift_info
+        assert info is not None
+        return Health(
+            status="ok",
+            version=__version__,
+            model=info["model"],
+            tasks=info["tasks"],
+            nodes=info["nodes"],
+            gifts=gift_info,
+        )
+
+    if gifts is not None:
+        from lsec.serve.gift_routes import add_gift_routes
+
+        add_gift_routes(app, gifts, errors=ERRORS)
+    if recommender is None:
+        return app
 
     user_path = Path(description="External user id.", min_length=1, max_length=256)
     k_query = Query(10, ge=1, le=MAX_K, description=f"Number of results, 1 to {MAX_K}.")
@@ -256,7 +282,7 @@ def _error(status: int, field: str, message: str, found: Any = None) -> JSONResp
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
 
 
-def _describe(err: Any) -> ErrorItem:
+def _describe(err: Any, *, gift: bool = False) -> ErrorItem:
     """One pydantic/FastAPI validation error as "<where> '<field>': expected ..., found ... (<reason>)"."""
     loc = [str(x) if not isinstance(x, int) else x for x in err.get("loc", ())]
     source = loc[0] if loc else "request"
@@ -274,14 +300,22 @@ def _describe(err: Any) -> ErrorItem:
     reason = str(err.get("msg", "invalid"))
     found = err.get("input")
     if not field:
-        message = (
-            f"request body: {reason} (expected a JSON object with 'users', and optionally 'k', 'task', 'exclude_seen')"
+        wanted = (
+            "'user_id' and 'candidates', and optionally 'ts', 'k'"
+            if gift
+            else "'users', and optionally 'k', 'task', 'exclude_seen'"
         )
-        return ErrorItem(field="body", message=message)
-    expected = FIELD_EXPECTED.get(last)
+        return ErrorItem(field="body", message=f"request body: {reason} (expected a JSON object with {wanted})")
+    expected = (GIFT_FIELDS if gift else FIELD_EXPECTED).get(last) or FIELD_EXPECTED.get(last)
+    if gift and "features" in names and last != "features":
+        expected = GIFT_FIELDS["features"]
     if err.get("type") == "extra_forbidden":
         expected = (
-            "no such field (allowed: users, k, task, exclude_seen; per user: user_id, bought_items, followed_streamers)"
+            f"no such field ({GIFT_ALLOWED})"
+            if gift
+            else (
+                "no such field (allowed: users, k, task, exclude_seen; per user: user_id, bought_items, followed_streamers)"
+            )
         )
     shown = repr(found) if isinstance(found, (str, int, float, bool)) or found is None else type(found).__name__
     if len(shown) > 80:
@@ -291,11 +325,17 @@ def _describe(err: Any) -> ErrorItem:
 
 
 def app_from_env() -> FastAPI:
-    """Uvicorn factory for several worker processes: serves the artifact named by ``LSEC_ARTIFACT``."""
+    """Uvicorn factory for several worker processes: serves the artifact named by ``LSEC_ARTIFACT`` and / or
+    the gift artifact named by ``LSEC_GIFTS``."""
     path = os.environ.get("LSEC_ARTIFACT")
-    if not path:
+    gift_path = os.environ.get("LSEC_GIFTS")
+    if not path and not gift_path:
         raise LsecError("LSEC_ARTIFACT is not set (the artifact folder to serve).")
     threads = os.environ.get("LSEC_KERNEL_THREADS")
     if threads:  # several workers: each kernel launch on fewer threads, so workers x threads <= cores
         kernels.set_threads(int(threads))
-    return create_app(Recommender.load(path), batching=os.environ.get("LSEC_BATCHING", "1") != "0")
+    return create_app(
+        Recommender.load(path) if path else None,
+        batching=os.environ.get("LSEC_BATCHING", "1") != "0",
+        gifts=GiftRanker.load(gift_path) if gift_path else None,
+    )

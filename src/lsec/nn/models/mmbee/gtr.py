@@ -200,6 +200,26 @@ class GtrModel(nn.Module):
                 raise ValueError(f"The '{name}' parameter of GtrModel must be a positive int. Got {value!r} instead.")
         self.backbone_name = backbone
         self.tasks = tuple(tasks)
+        # the constructor's arguments, JSON-able: what a serving artifact needs to build the same model again
+        self.hparams: dict[str, Any] = {
+            "num_users": num_users,
+            "num_streamers": num_streamers,
+            "num_categories": num_categories,
+            "backbone": backbone,
+            "tasks": list(self.tasks),
+            "embedding_dim": embedding_dim,
+            "num_gap_buckets": num_gap_buckets,
+            "gie": gie,
+            "gie_dim": gie_dim,
+            "gie_k": gie_k,
+            "gie_pooled": gie_pooled,
+            "mfq_inputs": None if mfq_inputs is None else {m: int(w) for m, w in mfq_inputs.items()},
+            "mfq_dim": mfq_dim,
+            "mfq_queries": mfq_queries,
+            "mfq_heads": mfq_heads,
+            "mfq_segments": mfq_segments,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in backbone_options.items()},
+        }
         self.embedding_dim = embedding_dim
         self.user = nn.Embedding(num_users, embedding_dim)
         self.streamer = nn.Embedding(num_streamers, embedding_dim)
@@ -258,7 +278,8 @@ class GtrModel(nn.Module):
         target = self.streamer(batch["streamers"]) + self.category(batch["categories"])  # (B, d)
         behaviours = self.behaviours(batch)  # (B, L, d)
         valid = batch["history_valid"]  # (B, L)
-        context = [self.user(batch["users"])]  # (B, d)
+        # a user the model never saw is served with a given embedding (lsec.serve.gifts: the mean user row)
+        context = [batch["user_embedding"] if "user_embedding" in batch else self.user(batch["users"])]  # (B, d)
         if self.gie is not None:
             context.extend(self.gie(batch["users"], batch["streamers"]))  # (B, m_u g), (B, m_a g)
         elif self.gie_pooled:
