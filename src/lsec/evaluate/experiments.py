@@ -6,7 +6,11 @@ the rows DM-GNN, DM-GNN without decay, each task alone, TGAT and a static GNN (`
 metrics are the temporal objective's (:mod:`lsec.train.temporal`): link AUC / AP with random and with
 historical negatives, tier macro-F1 and accuracy, for all, transductive and inductive test events apart; it
 adds a row *popularity / persistence* (the evaluation's baselines on the same test pairs and queries:
-links scored by the destination's number of earlier events, tiers by the previous window's amount). Each (row, seed) run is a normal run folder
+links scored by the destination's number of earlier events, tiers by the previous window's amount).
+``mmbee-table1`` (MMoE, SIM, each alone and + GIE) and ``mmbee-table4`` (SIM+GIE with each expansion, the
+pre-trained tables or all graph features removed) report the gift task's AUC / UAUC / GAUC on the test day's
+impressions with a *popularity* row; each seed's expansion store is built from the training days' gifts
+(:mod:`lsec.evaluate.mmbee_tables`). Each (row, seed) run is a normal run folder
 (``OUT/runs/<recipe>/seed<k>``), trained with :func:`lsec.train.trainer.train_run` and evaluated on the test
 candidate lists; a finished run is reused, so an interrupted experiment continues where it stopped.
 
@@ -30,16 +34,29 @@ from typing import Any
 import numpy as np
 
 from lsec.errors import LsecConfigError
+from lsec.evaluate import mmbee_tables
 
 METRICS = ("auc", "mrr", "ndcg@10", "ndcg@50", "recall@10", "recall@50")
 LINK_METRICS = ("link_auc_random", "link_ap_random", "link_auc_historical", "link_ap_historical")
 TIER_METRICS = ("tier_macro_f1", "tier_accuracy")
-TABLE_METRICS: dict[str, tuple[str, ...]] = {"dmgnn": LINK_METRICS + TIER_METRICS}
+TABLE_METRICS: dict[str, tuple[str, ...]] = {
+    "dmgnn": LINK_METRICS + TIER_METRICS,
+    "mmbee-table1": mmbee_tables.GTR_METRICS,  # of the gift task (lsec.evaluate.mmbee_tables)
+    "mmbee-table4": mmbee_tables.GTR_METRICS,
+}
 """Metric columns of a table (default :data:`METRICS`, the buy task's candidate-list metrics)."""
-TABLE_GROUPS: dict[str, tuple[str, ...]] = {"dmgnn": ("all", "transductive", "inductive")}
+TABLE_GROUPS: dict[str, tuple[str, ...]] = {
+    "dmgnn": ("all", "transductive", "inductive"),
+    "mmbee-table1": ("all",),  # every test impression of the gift task
+    "mmbee-table4": ("all",),
+}
 """Groups reported apart (default all / warm / cold users)."""
 BASELINE_ROW = "popularity / persistence"
 """The ``dmgnn`` table's baseline row: the test report's baselines (the same for every row of a seed)."""
+BASELINE_ROWS = {"mmbee-table1": "popularity", "mmbee-table4": "popularity"}
+"""Baseline row of other tables (default :data:`BASELINE_ROW`): the gift models' streamer popularity."""
+GTR_TABLES = ("mmbee-table1", "mmbee-table4")
+"""Tables of MMBee's gift models: per-seed expansion stores, recipes ``<recipe>@<store variant>``."""
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "table3": [
@@ -66,6 +83,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("TGAT", "dmgnn/tgat"),  # no decay, link task alone
         ("static GNN", "dmgnn/static-gnn"),  # LightGCN on the aggregated training graph, both tasks
     ],
+    "mmbee-table1": mmbee_tables.TABLE1,
+    "mmbee-table4": mmbee_tables.TABLE4,
 }
 """Rows of each table: (label, recipe file stem under configs/)."""
 
@@ -86,6 +105,8 @@ GAPS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("DM-GNN", "static GNN", _GAP_LINK + _GAP_TIER),
         ("DM-GNN", BASELINE_ROW, _GAP_LINK + _GAP_TIER),
     ],
+    "mmbee-table1": mmbee_tables.GAPS1,
+    "mmbee-table4": mmbee_tables.GAPS4,
 }
 """(better, baseline, metrics) triples whose gap is reported as mean difference and its std over seeds."""
 
@@ -105,6 +126,8 @@ def row_report(table: str, results: dict[str, Any]) -> tuple[dict[str, Any], dic
     """
     if table not in TABLE_METRICS:
         return results["tasks"]["buy"], None
+    if table in GTR_TABLES:
+        return mmbee_tables.gtr_row_report(results)
     names = table_metrics(table)
 
     def groups(metrics: dict[str, Any], by_group: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -141,11 +164,13 @@ def run_table(
     show_progress: bool = False,
     echo: Callable[[str], None] | None = None,
     train_missing: bool = True,
+    store_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and test every row of ``table`` for seeds ``0..repeats-1``; write the tables; return the summary.
 
     With ``train_missing=False`` nothing is trained: the tables aggregate the finished runs only (a row
-    reports how many seeds it has).
+    reports how many seeds it has). The MMBee tables build the expansion store of each seed in
+    ``OUT/stores`` (``store_options``: ``k``, ``epochs``, ``dim`` of ``lsec mmbee build-store``).
     """
     from lsec.config import load_config
     from lsec.data.store import create_folder
@@ -172,7 +197,8 @@ def run_table(
     total = len(selected) * repeats
     done = 0
     for label, recipe in selected:
-        path = configs / f"{recipe}.yaml"
+        recipe_name, store_variant = mmbee_tables.split_recipe(recipe)
+        path = configs / f"{recipe_name}.yaml"
         for seed in range(repeats):
             done += 1
             run_dir = out / "runs" / recipe / f"seed{seed}"
@@ -182,7 +208,11 @@ def run_table(
                 say(f"[{done}/{total}] {label} seed {seed}: not finished, left out")
                 continue
             if not result_file.is_file():
-                cfg = load_config(path, [*overrides, f"data.dataset={data_dir}", f"train.seed={seed}"])
+                extra = []
+                if table in GTR_TABLES and mmbee_tables.needs_store(path):  # this seed's store (or a variant)
+                    store = mmbee_tables.seed_store(out, Path(data_dir), seed, store_variant, store_options)
+                    extra.append(f"model.hparams.store={store}")
+                cfg = load_config(path, [*overrides, f"data.dataset={data_dir}", f"train.seed={seed}", *extra])
                 resume = (run_dir / "run.json").is_file()
                 train_run(cfg, run_dir, resume=resume, show_progress=show_progress)
                 loaded = load_run(run_dir)
@@ -213,9 +243,10 @@ def run_table(
                 f"[{done}/{total}] {label} seed {seed}: test {shown} "
                 f"(best epoch {info.get('best_epoch')}, {time.perf_counter() - started:.0f} s)"
             )
+    baseline_row = BASELINE_ROWS.get(table, BASELINE_ROW)
     for seed, groups in sorted(baselines.items()):
-        raw.append({"row": BASELINE_ROW, "recipe": None, "seed": seed, "train_seconds": None, "test": groups})
-    labels = [label for label, _ in selected] + ([BASELINE_ROW] if baselines else [])
+        raw.append({"row": baseline_row, "recipe": None, "seed": seed, "train_seconds": None, "test": groups})
+    labels = [label for label, _ in selected] + ([baseline_row] if baselines else [])
     summary = summarise(table, raw, [label for label in labels if any(r["row"] == label for r in raw)])
     summary["config_overrides"] = list(overrides)
     summary["dataset"] = str(Path(data_dir).resolve())
@@ -290,7 +321,7 @@ def to_markdown(summary: dict[str, Any], group: str = "all") -> str:
     """Markdown table ``mean ± std`` per row and metric (users / events of ``group``), then the gaps."""
     table = summary["table"]
     metrics, groups = table_metrics(table), table_groups(table)
-    unit = "events" if table in TABLE_GROUPS else "users"
+    unit = "users" if table not in TABLE_GROUPS else "impressions" if table in GTR_TABLES else "events"
     header = "| row | seeds | " + " | ".join(metrics) + " | train s |"
     lines = [f"### {table} (test, {group} {unit}; mean ± std over seeds)", "", header]
     lines.append("|" + "---|" * (len(metrics) + 3))
