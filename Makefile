@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit venv browser clean
+.PHONY: demo test lint typecheck unit venv browser java clean
 
 venv: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[serve,dev]"
+	$(PY) -m pip install --quiet -e ".[serve,dev,spark]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,7 +34,15 @@ browser:
 	      || echo "warning: could not install chromium; browser tests will report it"; \
 	  else echo "warning: chromium missing and not root; install the Debian package 'chromium'"; fi; }
 
-unit: $(STAMP) browser
+# Java 17 runs the Spark tests (pyspark 4); Debian's headless JRE when `java` is absent.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	      || echo "warning: could not install openjdk-17-jre-headless; the Spark tests will fail"; \
+	  else echo "warning: java missing and not root; install the Debian package 'openjdk-17-jre-headless'"; fi; }
+
+unit: $(STAMP) browser java
 	$(VENV)/bin/pytest
 
 test: lint typecheck unit
