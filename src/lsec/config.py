@@ -73,6 +73,7 @@ class TrainConfig:
     negatives: str = "unseen"  # lsec engine: unseen (never a training positive) or uniform (authors' code)
     exclude_seed_edges: bool = False  # lsec engine: propagate each step without its own positive edges (authors' code)
     lr_decay_to: float = 1.0  # bpr engine: final lr as a fraction of lr (cosine schedule); 1.0 = constant
+    distributed: str = "none"  # none (one process) or ddp (data-parallel ranks under torchrun: lsec.train.ddp)
 
     def __post_init__(self) -> None:
         positive = ("lr", "batch_size", "num_negatives", "epochs", "eval_every", "patience")
@@ -89,6 +90,10 @@ class TrainConfig:
             raise LsecConfigError(
                 "train.min_steps and train.reg must be >= 0, train.hard_candidates >= 1 and train.lr_decay_to in "
                 f"(0, 1]. Got {self.min_steps}, {self.reg}, {self.hard_candidates} and {self.lr_decay_to}."
+            )
+        if self.distributed not in ("none", "ddp"):
+            raise LsecConfigError(
+                f"train.distributed must be none or ddp (under torchrun). Got {self.distributed!r} instead."
             )
         if self.loss not in ("auto", "bce", "bpr"):
             raise LsecConfigError(f"train.loss must be 'auto', 'bce' or 'bpr'. Got {self.loss!r} instead.")

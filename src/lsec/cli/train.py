@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -19,7 +20,9 @@ def register(app: typer.Typer) -> None:
             "(large-batch BPR with full-sort validation: configs/lightgcn-dot.yaml, mf-bpr.yaml) or closed_form "
             "(configs/gf-cf.yaml, no training). Splits without a validation fold: the bpr and closed_form engines "
             "hold out 10% of each user's training pairs (train.valid_fraction, seeded), or train a fixed budget "
-            "with train.validate=false."
+            "with train.validate=false.\n\n"
+            "Data-parallel: torchrun --nproc-per-node 2 -m lsec train ... train.distributed=ddp (gloo on CPU, nccl "
+            "on CUDA; rank 0 writes the run folder; --resume continues under torchrun)."
         ),
     )(train)
 
@@ -45,6 +48,8 @@ def train(
     else:
         cfg = load_config(config, extra)
     result = train_run(cfg, out, resume=resume, show_progress=not quiet, echo=lambda line: typer.echo(line, err=True))
+    if os.environ.get("RANK", "0") != "0" and cfg.train.distributed == "ddp":
+        return  # torchrun ranks: rank 0 reports
     if not cfg.train.validate or cfg.train.engine == "closed_form" and not result.best_metrics:
         typer.echo(f"{cfg.model.name}: trained {result.epochs_run} epochs ({result.steps} steps); run folder {out}")
         return

@@ -278,12 +278,22 @@ class BprObjective:
         self.total_steps = max(1, self.steps_per_epoch() * config.epochs)
         self.step = 0
         self.epoch_loss_sum = 0.0
+        self.shared_order = False
 
     def steps_per_epoch(self) -> int:
         return max(1, -(-len(self.users) // self.config.batch_size))
 
+    def distribute(self, rank: int, world_size: int) -> None:
+        """Data-parallel rank ``rank`` of ``world_size`` (:mod:`lsec.train.ddp`): the batch order of epoch ``e``
+        comes from ``default_rng([seed, e])`` (the same on every rank, which trains its share of it), negatives
+        from a generator of ``(seed, 1 + rank)``, and the lr schedule spans ``ceil(S / W)`` steps per epoch."""
+        self.shared_order = world_size > 1
+        self.rng = np.random.default_rng([self.config.seed, 1 + rank])
+        self.total_steps = max(1, -(-self.steps_per_epoch() // world_size) * self.config.epochs)
+
     def batches(self, epoch: int) -> Iterator[np.ndarray]:
-        order = self.rng.permutation(len(self.users))
+        source = np.random.default_rng([self.config.seed, epoch]) if self.shared_order else self.rng
+        order = source.permutation(len(self.users))
         self.epoch_loss_sum = 0.0  # loss x positives, summed over the epoch's batches
         for first in range(0, len(order), self.config.batch_size):
             yield order[first : first + self.config.batch_size]

@@ -34,6 +34,12 @@ The contract, for the objectives that exist and the gift (MMBee) and temporal (D
 
 Determinism: the loop saves ``torch``'s RNG state in ``last.pt``; a run resumed from ``last.pt`` continues with
 the same batches, negatives and numbers as an uninterrupted run (tested).
+
+Data-parallel runs (``train.distributed=ddp`` under torchrun): with ``distributed`` set, each rank trains its
+share of every epoch's batches (batch ``b`` on rank ``b % world_size``), gradients are averaged over the ranks
+before each optimizer step, and rank 0 alone validates, logs and writes checkpoints (:mod:`lsec.train.ddp`).
+An objective may have ``distribute(rank, world_size)``: called once, it makes ``batches(epoch)`` depend on
+``(seed, epoch)`` only (the same sequence on every rank).
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lsec.errors import LsecError
+from lsec.train.ddp import Distributed
 
 LOG_FILE = "log.jsonl"
 BEST_CHECKPOINT = "checkpoints/best.pt"
@@ -156,6 +163,8 @@ class Loop:
         show_progress: tqdm bars.
         on_eval: callback ``(epoch, metrics)`` after each validation.
         on_epoch: callback ``(epoch) -> bool`` after each epoch (after validation); ``True`` stops training.
+        distributed: this rank of a data-parallel run (:mod:`lsec.train.ddp`); ``None`` trains in one process.
+            ``step`` then counts batches of all ranks together.
     """
 
     def __init__(
@@ -173,6 +182,7 @@ class Loop:
         show_progress: bool = False,
         on_eval: Callable[[int, dict[str, float]], None] | None = None,
         on_epoch: Callable[[int], bool | None] | None = None,
+        distributed: Distributed | None = None,
     ) -> None:
         if epochs < 0 or eval_every < 1 or patience < 1 or min_steps < 0:
             raise ValueError(
@@ -196,6 +206,10 @@ class Loop:
         self.on_epoch = on_epoch
         self.best_state: dict[str, torch.Tensor] | None = None
         self.step = 0
+        self.distributed = distributed
+        self.is_main = distributed is None or distributed.is_main
+        if distributed is not None and hasattr(objective, "distribute"):
+            objective.distribute(distributed.rank, distributed.world_size)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -204,6 +218,8 @@ class Loop:
     # ---------------------------------------------------------------------------------------- epochs
     def run_epoch(self, epoch: int, *, max_steps: int | None = None) -> float:
         """One epoch of optimizer steps; returns the mean step loss. ``max_steps`` cuts it short (benchmarks)."""
+        if self.distributed is not None:
+            return self._run_epoch_distributed(epoch, self.distributed)
         objective = self.objective
         objective.model.train()
         total, count = 0.0, 0
@@ -228,6 +244,29 @@ class Loop:
         bar.close()
         return total / max(1, count)
 
+    def _run_epoch_distributed(self, epoch: int, dist: Distributed) -> float:
+        """:meth:`run_epoch` of one rank: its batches, averaged gradients, one step per round."""
+        objective = self.objective
+        objective.model.train()
+        total, count = 0.0, 0
+        rounds = dist.rounds(self.steps_per_epoch)
+        bar = tqdm(total=rounds, desc=f"epoch {epoch}", disable=not (self.show_progress and self.is_main), leave=False)
+        for number, batch in enumerate(dist.my_batches(objective.batches(epoch), self.steps_per_epoch)):
+            dist.where = f"epoch {epoch}, round {number + 1}/{rounds}"
+            objective.optimizer.zero_grad(set_to_none=True)
+            loss = objective.train_step(batch) if batch is not None else 0.0
+            with self.timer("all_reduce"):
+                loss_sum, active = dist.average_gradients(objective.model, objective.optimizer, loss, batch is not None)
+            with self.timer("optimizer"):
+                objective.optimizer.step()
+            total += loss_sum
+            count += active
+            self.step += active
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / max(1, active):.4f}")
+        bar.close()
+        return total / max(1, count)
+
     def validate(self) -> dict[str, Any]:
         """``objective.validate()`` in eval mode without gradients."""
         self.objective.model.eval()
@@ -244,7 +283,15 @@ class Loop:
         started = time.perf_counter() - (float(state["elapsed"]) if state else 0.0)
         epoch = start_epoch - 1
         stopped = False
-        outer = tqdm(range(start_epoch, self.epochs + 1), desc="train", disable=not self.show_progress, unit="epoch")
+        outer = tqdm(
+            range(start_epoch, self.epochs + 1),
+            desc="train",
+            disable=not (self.show_progress and self.is_main),
+            unit="epoch",
+        )
+        dist = self.distributed
+        if dist is not None and state is None:
+            dist.broadcast_module(self.model)  # one starting point (a resumed run loads the same last.pt everywhere)
         for epoch in outer:
             loss = self.run_epoch(epoch)
             self._log(
@@ -257,7 +304,7 @@ class Loop:
                     "timing": self.timer.pop(),
                 }
             )
-            if self.validate_runs and (epoch % self.eval_every == 0 or epoch == self.epochs):
+            if self.validate_runs and (epoch % self.eval_every == 0 or epoch == self.epochs) and self.is_main:
                 with self.timer("validation"):
                     report = self.validate()
                 metrics = dict(report.get("metrics", {}))
@@ -284,11 +331,14 @@ class Loop:
                     bad += 1
                 outer.set_postfix({self.metric: f"{value:.4f}", "best": f"{best:.4f}"})
                 stopped = bad >= self.patience and self.step >= self.min_steps
-            elif not self.validate_runs:
+            elif not self.validate_runs and self.is_main:
                 best_epoch = epoch
                 self._save_best()
             if self.on_epoch is not None and self.on_epoch(epoch):
                 stopped = True
+            if dist is not None:
+                dist.where = f"the end of epoch {epoch}"
+                stopped = dist.decide(stopped)  # rank 0 validated
             self._save_last(epoch, best, best_epoch, bad, best_metrics, time.perf_counter() - started)
             if stopped:
                 break
@@ -301,7 +351,7 @@ class Loop:
 
     # ------------------------------------------------------------------------------- checkpointing
     def _log(self, event: dict[str, Any]) -> None:
-        if self.run_dir is None:
+        if self.run_dir is None or not self.is_main:
             return
         with open(self.run_dir / LOG_FILE, "a") as fh:
             fh.write(json.dumps(event, default=_json_default) + "\n")
@@ -316,6 +366,14 @@ class Loop:
     ) -> None:
         if self.run_dir is None:
             return
+        ranks: list[Any] = []
+        if self.distributed is not None:  # every rank's generators, so a resume continues each rank's streams
+            ranks = self.distributed.gather(
+                {"torch_rng": torch.get_rng_state(), "objective": self.objective.extra_state()}
+            )
+            if not self.is_main:
+                self.distributed.barrier()  # rank 0 writes; the others wait for the file
+                return
         payload = {
             "model": self.model.state_dict(),
             "optimizer": self.objective.optimizer.state_dict(),
@@ -329,7 +387,11 @@ class Loop:
             "elapsed": torch.tensor(elapsed, dtype=torch.float64),
             "torch_rng": torch.get_rng_state(),
         }
+        if ranks:
+            payload["ranks"] = ranks
         _atomic_save(payload, self.run_dir / LAST_CHECKPOINT)
+        if self.distributed is not None:
+            self.distributed.barrier()
 
     def resume_state(self) -> tuple[int, dict[str, Any] | None]:
         """Load ``last.pt`` (if any) into model, optimizer and objective; returns (next epoch, counters)."""
@@ -340,6 +402,13 @@ class Loop:
             payload = torch.load(path, map_location="cpu", weights_only=True)
             self.model.load_state_dict(payload["model"])
             self.objective.optimizer.load_state_dict(payload["optimizer"])
+            ranks = payload.get("ranks", [])
+            dist = self.distributed
+            if dist is not None and len(ranks) == dist.world_size:  # this rank's own generators
+                payload["objective"], payload["torch_rng"] = (
+                    ranks[dist.rank]["objective"],
+                    ranks[dist.rank]["torch_rng"],
+                )
             self.objective.load_extra_state(payload.get("objective", {}))
         except Exception as err:  # torch raises UnpicklingError, IndexError, RuntimeError... for damaged files
             first = str(err).splitlines()[0] if str(err) else type(err).__name__

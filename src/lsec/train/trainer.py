@@ -88,15 +88,36 @@ def train_run(
 
     ``resume`` continues from ``last.pt`` with the run's own ``config.yaml`` (``cfg`` is ignored then, except
     when the folder has none). ``echo`` receives one-line notes (which validation was used, warnings).
+    ``train.distributed=ddp`` (under torchrun) trains data-parallel: every rank runs this function, rank 0
+    writes the run folder (:mod:`lsec.train.ddp`).
     """
+    from lsec.config import load_config
+    from lsec.train.ddp import process_group
+    from lsec.train.runs import CONFIG_FILE
+
+    if resume and (Path(run_dir) / CONFIG_FILE).is_file():
+        cfg = load_config(Path(run_dir) / CONFIG_FILE)
+    with process_group(cfg.train.distributed, resolve_device(cfg.train.device)) as dist:
+        return _train_run(cfg, Path(run_dir), resume, show_progress, echo, dist)
+
+
+def _train_run(
+    cfg: Config,
+    root: Path,
+    resume: bool,
+    show_progress: bool,
+    echo: Callable[[str], None] | None,
+    dist: Any,
+) -> FitResult:
     from lsec.config import dump_config, load_config
     from lsec.data.split import load_split
     from lsec.errors import LsecConfigError
+    from lsec.train.ddp import threads_per_rank
     from lsec.train.engines import resolve_engine
     from lsec.train.runs import CONFIG_FILE, FORMAT_VERSION, RUN_FILE, read_run_info, write_json
 
-    say = echo or (lambda _message: None)
-    root = Path(run_dir)
+    main = dist is None or dist.is_main
+    say = echo if echo is not None and main else (lambda _message: None)
     if resume and (root / CONFIG_FILE).is_file():
         cfg = load_config(root / CONFIG_FILE)
         done = read_run_info(root)
@@ -112,14 +133,26 @@ def train_run(
     if not dataset.is_dir():
         raise LsecError(f"Dataset folder {str(dataset)!r} does not exist.")
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dataset=str(dataset)))
-    torch.set_num_threads(cfg.train.num_threads or os.cpu_count() or 1)
+    threads = (
+        threads_per_rank(cfg.train.num_threads) if dist is not None else cfg.train.num_threads or os.cpu_count() or 1
+    )
+    torch.set_num_threads(threads)
     engine = resolve_engine(cfg)
-    device = resolve_device(cfg.train.device)
+    device = resolve_device(cfg.train.device) if dist is None else dist.device
+    if dist is not None and engine == "closed_form":
+        raise LsecConfigError(
+            "train.distributed=ddp trains the lsec, bpr, gtr and temporal engines; closed_form fits in one step "
+            "(run it without torchrun)."
+        )
+    save_json = write_json if main else _no_write  # rank 0 writes the run folder
+    if dist is not None:
+        dist.barrier()  # every rank has checked the folder before rank 0 writes into it
 
     split: Any = None if engine in ("gtr", "temporal") else load_split(dataset, name=cfg.data.split)  # own events
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, root / CONFIG_FILE)
+        if main:
+            root.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, root / CONFIG_FILE)
     except OSError as err:
         raise LsecError(f"{root}: cannot write the run folder there ({err.strerror or err}).") from None
     info: dict[str, Any] = {
@@ -134,12 +167,16 @@ def train_run(
         "metric": cfg.train.metric,
         "num_threads": torch.get_num_threads(),
     }
+    if dist is not None:
+        info["distributed"] = {"mode": "ddp", "backend": dist.backend, "world_size": dist.world_size}
     if engine == "closed_form":
         from lsec.train.closed_form import fit_closed_form
 
         return fit_closed_form(cfg, split, root, info, say)
     torch.manual_seed(cfg.train.seed)
-    loop, extra = _build_loop(cfg, split, engine, device, root, show_progress)
+    loop, extra = _build_loop(cfg, split, engine, device, root, show_progress, dist)
+    if dist is not None and dist.rank > 0:  # rank 0's model is broadcast; dropout masks differ per rank
+        torch.manual_seed(cfg.train.seed + 7919 * dist.rank)
     info.update(extra)
     say(f"validation: {info['validation']}")
     if "tiers" in info:  # temporal engine: the tier rule's class counts per fold
@@ -152,11 +189,11 @@ def train_run(
         steps_per_epoch=loop.steps_per_epoch,
         max_epochs=loop.epochs,
     )
-    write_json(root / RUN_FILE, info)
+    save_json(root / RUN_FILE, info)
     try:
         result = loop.fit(start_epoch=start, state=state)
-    except KeyboardInterrupt:
-        write_json(root / RUN_FILE, {**info, "status": "interrupted"})
+    except (KeyboardInterrupt, LsecError):  # LsecError: a lost worker (lsec.train.ddp.WorkerLost)
+        save_json(root / RUN_FILE, {**info, "status": "interrupted"})
         raise
     info.update(
         status="completed",
@@ -170,12 +207,16 @@ def train_run(
     info["warnings"] = _learning_warnings(cfg, info, result)
     for warning in info["warnings"]:
         say(f"warning: {warning}")
-    write_json(root / RUN_FILE, info)
+    save_json(root / RUN_FILE, info)
     return result
 
 
+def _no_write(path: Path, payload: Any) -> None:
+    return None
+
+
 def _build_loop(
-    cfg: Config, split: Any, engine: str, device: torch.device, root: Path, show_progress: bool
+    cfg: Config, split: Any, engine: str, device: torch.device, root: Path, show_progress: bool, dist: Any = None
 ) -> tuple[Loop, dict[str, Any]]:
     """The objective of ``engine`` wrapped in the loop, and what run.json should say about it."""
     from lsec.train.engines import fold_summary, has_candidates
@@ -186,12 +227,12 @@ def _build_loop(
         from lsec.train.temporal import temporal_objective
 
         temporal, temporal_extra = temporal_objective(cfg, device)
-        return loop_for(temporal, cfg, run_dir=root, show_progress=show_progress), temporal_extra
+        return loop_for(temporal, cfg, run_dir=root, show_progress=show_progress, distributed=dist), temporal_extra
     if engine == "gtr":  # MMBee's gift models: impressions, not a split (lsec.train.gtr)
         from lsec.train.gtr import gtr_objective
 
         gtr, gtr_extra = gtr_objective(cfg, device)
-        return loop_for(gtr, cfg, run_dir=root, show_progress=show_progress), gtr_extra
+        return loop_for(gtr, cfg, run_dir=root, show_progress=show_progress, distributed=dist), gtr_extra
     model = build_model(cfg, split.graph)
     extra: dict[str, Any] = {"tasks": list(model.tasks), "relations": list(model.relations)}
     if engine == "bpr":
@@ -216,7 +257,7 @@ def _build_loop(
         )
         if tc.validate:
             extra["baselines"] = {"popularity": objective.popularity_report("valid")}
-    return loop_for(objective, cfg, run_dir=root, show_progress=show_progress), extra
+    return loop_for(objective, cfg, run_dir=root, show_progress=show_progress, distributed=dist), extra
 
 
 def _bpr_objective(cfg: Config, split: Any, model: Any, device: torch.device, extra: dict[str, Any]) -> Any:
@@ -293,6 +334,7 @@ def loop_for(
     run_dir: str | os.PathLike[str] | None = None,
     show_progress: bool = False,
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
+    distributed: Any = None,
 ) -> Loop:
     """The one loop around ``objective`` with the budget, cadence and stopping rule of ``cfg.train``."""
     tc = cfg.train
@@ -308,4 +350,5 @@ def loop_for(
         run_dir=run_dir,
         show_progress=show_progress,
         on_eval=on_eval,
+        distributed=distributed,
     )
