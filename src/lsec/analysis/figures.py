@@ -212,3 +212,33 @@ def learning_curves_figure(curves: Sequence[Mapping[str, Any]]) -> str | None:
     fig.suptitle("Learning curves", fontweight="bold", y=1.05 if handles else 1.0)
     fig.tight_layout()
     return to_base64_png(fig)
+
+
+def influence_lift_figure(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> str | None:
+    """Later consumption lift of a user's ties per quantile bin of the model's influence score, one panel per run.
+
+    ``panels``: ``(title, result)`` with ``result`` from :func:`lsec.analysis.dmgnn_influence.influence_lift`
+    (the DM-GNN run first, then its null control). 1 = the ties buy no more after the user buys.
+    """
+    shown = [(title, result) for title, result in panels if result.get("bins")]
+    if not shown:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.8 * len(shown), 3.6), squeeze=False, sharey=True)
+    for ax, (i, (title, result)) in zip(axes.flat, enumerate(shown), strict=True):
+        bins = result["bins"]
+        x = np.arange(1, len(bins) + 1)
+        lift = [b["lift"] for b in bins]
+        ax.bar(x, lift, color=TREATED if i == 0 else CONTROL, width=0.7)
+        for xi, b in zip(x, bins, strict=True):
+            ax.annotate(f"{b['users']}", (xi, b["lift"]), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=8)  # fmt: skip
+        ax.axhline(1.0, color="black", lw=1, ls="--")
+        ax.set_xticks(x, [f"Q{j}" for j in x])
+        ax.set_xlabel("influence score quantile (Q1 lowest; users above bars)")
+        ax.set_title(f"{title}\nSpearman(score, lift) = {result['spearman']:.2f}, {result['users']} users")
+    axes.flat[0].set_ylabel(
+        f"ties' purchases in the {shown[0][1]['window_days']:g} day(s) after\n/ expected (1 = no lift)"
+    )
+    fig.tight_layout()
+    return to_base64_png(fig)

@@ -181,7 +181,47 @@ def write_influence_report(
     return out
 
 
-def render_runs_report(runs: list[RunRecord]) -> str:
+def dmgnn_influence_context(
+    run_dirs: Sequence[str | os.PathLike[str]], null_run: str | os.PathLike[str] | None
+) -> list[dict[str, Any]]:
+    """Per temporal run with attention (DM-GNN / TGAT): the influence-score vs tie-lift figure and its numbers,
+    next to the same for ``null_run`` (a run on the null-control dataset) when given."""
+    from lsec.analysis.dmgnn_influence import influence_lift
+    from lsec.analysis.figures import influence_lift_figure
+    from lsec.nn.models.dmgnn.encoder import TemporalEncoder
+    from lsec.train.runs import load_run, read_run_info
+
+    def lift(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+        if read_run_info(Path(path)).get("engine") != "temporal":
+            return None
+        loaded = load_run(path)
+        if not isinstance(loaded.model.encoder, TemporalEncoder):
+            return None
+        return influence_lift(loaded)
+
+    control = lift(null_run) if null_run is not None else None
+    sections = []
+    for path in run_dirs:
+        result = lift(path)
+        if result is None:
+            continue
+        panels = [(f"{Path(path).name}", result)]
+        if control is not None:
+            panels.append((f"{Path(str(null_run)).name} (null control)", control))
+        sections.append(
+            {
+                "label": Path(path).name,
+                "figure": influence_lift_figure(panels),
+                "rows": [
+                    {"run": title, "spearman": r["spearman"], "users": r["users"], "bins": r["bins"]}
+                    for title, r in panels
+                ],
+            }
+        )
+    return sections
+
+
+def render_runs_report(runs: list[RunRecord], influence: list[dict[str, Any]] | None = None) -> str:
     from lsec.analysis.figures import learning_curves_figure
 
     template = _environment().get_template("runs.html")
@@ -205,14 +245,25 @@ def render_runs_report(runs: list[RunRecord]) -> str:
             runs=rows,
             curves_figure=learning_curves_figure([run.curve() for run in runs]),
             tables=metric_tables(runs),
+            influence=influence or [],
         )
     )
 
 
-def write_runs_report(run_dirs: Sequence[str | os.PathLike[str]], out_html: str | os.PathLike[str]) -> Path:
-    """Learning curves and metric tables of one or several run folders side by side; returns the HTML path."""
+def write_runs_report(
+    run_dirs: Sequence[str | os.PathLike[str]],
+    out_html: str | os.PathLike[str],
+    *,
+    null_run: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Learning curves and metric tables of one or several run folders side by side; returns the HTML path.
+
+    Temporal runs with attention also get the influence figure (:mod:`lsec.analysis.dmgnn_influence`), next
+    to ``null_run``'s (a run on the null-control dataset) when given.
+    """
     runs = read_runs(list(run_dirs))
+    influence = dmgnn_influence_context(list(run_dirs), null_run)
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_runs_report(runs), encoding="utf-8")
+    out.write_text(render_runs_report(runs, influence), encoding="utf-8")
     return out

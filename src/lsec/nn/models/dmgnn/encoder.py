@@ -173,6 +173,36 @@ class TemporalEncoder(nn.Module):
             )
         return self._encode(node_arr, time_arr, hop_list, self.num_layers)
 
+    def top_attention(
+        self, nodes: np.ndarray | torch.Tensor, times: np.ndarray | torch.Tensor, *, sampler: Sampler
+    ) -> tuple[TemporalNeighbors, torch.Tensor, torch.Tensor]:
+        """The top layer's attention over the sampled neighbours: ``(hops[0], alpha (B, H, k), w (B, k))``.
+
+        ``alpha`` is :meth:`TGATLayer.attention_weights` (after the decay, 0 at padding) of the last layer on
+        the same inputs :meth:`forward` gives it; ``w = exp(-λ Δt / time_unit)`` its decay weights (1 without
+        decay, 0 at padding). Used by the influence scores of :mod:`lsec.analysis.dmgnn_influence`.
+        """
+        node_arr, time_arr = _as_array(nodes).astype(np.int64, copy=False), _as_array(times)
+        hops = sample_hops(sampler, node_arr, time_arr, self.num_layers)
+        hop = hops[0]
+        device = self.node_embedding.weight.device
+        lower = self._encode(*_next_queries(node_arr, time_arr, hop), hops[1:], self.num_layers - 1)
+        batch, k = hop.mask.shape
+        mask = torch.as_tensor(hop.mask, device=device)
+        flat = torch.nonzero(mask.reshape(-1)).squeeze(1)
+        neighbor_x = lower.new_zeros(batch * k, lower.shape[1]).index_copy(0, flat, lower[batch:])
+        edge_attr = None
+        if self.edge_embedding is not None and hop.kinds is not None:
+            kinds = torch.as_tensor(np.where(hop.mask, hop.kinds, 0), dtype=torch.long, device=device)
+            edge_attr = self.edge_embedding(kinds)
+        dt = torch.as_tensor(hop.dt, dtype=lower.dtype, device=device)
+        layer = self.layers[-1]
+        assert isinstance(layer, TGATLayer)
+        alpha = layer.attention_weights(lower[:batch], neighbor_x.view(batch, k, -1), edge_attr, dt, mask)
+        rate = layer.decay_rate
+        weight = torch.ones_like(dt) if rate is None else torch.exp(-rate * dt / layer.time_unit)
+        return hop, alpha, weight * mask
+
     def _encode(self, nodes: np.ndarray, times: np.ndarray, hops: list[TemporalNeighbors], depth: int) -> torch.Tensor:
         """(Q, d) embeddings after ``depth`` layers; ``hops[0]`` samples these Q queries."""
         device = self.node_embedding.weight.device
