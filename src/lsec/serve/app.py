@@ -7,6 +7,7 @@ Endpoints (OpenAPI docs at ``/docs``, schema at ``/openapi.json``)::
     GET  /v1/users/{user_id}/streamers?k=20&exclude_seen=true    streamers for a known user
     POST /v1/recommendations                        a batch; new users may carry their history (fold-in)
     POST /v1/gifts/rank                             gift ranking of live segments (a GTR artifact is served)
+    POST /admin/reload?force=false                  swap in the artifact the served path points to now
 
 Every answer says which ``strategy`` produced it: ``"model"`` (known user), ``"fold-in"`` (new user
 with a history) or ``"popular"`` (new user without one). Bad requests get a 4xx whose ``detail`` names the
@@ -27,6 +28,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lsec import __version__
 from lsec.errors import LsecError
@@ -34,6 +36,7 @@ from lsec.serve import kernels
 from lsec.serve.batching import MicroBatcher
 from lsec.serve.gift_routes import GIFT_ALLOWED, GIFT_FIELDS
 from lsec.serve.gifts import GiftRanker
+from lsec.serve.live import Live
 from lsec.serve.recommender import MAX_K, Recommendation, Recommender, UnknownIdError
 
 MAX_BATCH = 100
@@ -117,6 +120,9 @@ class Health(BaseModel):
     tasks: list[str]
     nodes: dict[str, int]
     gifts: dict[str, Any] | None = Field(None, description="The gift model served, if any (POST /v1/gifts/rank).")
+    serving: dict[str, Any] | None = Field(
+        None, description="This process: generation (swaps so far), the folders served, pid (POST /admin/reload)."
+    )
 
 
 class ErrorItem(BaseModel):
@@ -137,23 +143,31 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 # ------------------------------------------------------------------------------------------ the app
-def create_app(recommender: Recommender | None, *, batching: bool = True, gifts: GiftRanker | None = None) -> FastAPI:
+def create_app(
+    recommender: Recommender | None,
+    *,
+    batching: bool = True,
+    gifts: GiftRanker | None = None,
+    live: Live | None = None,
+) -> FastAPI:
     """The FastAPI application serving ``recommender`` and / or a gift model (routes, schemas, error handlers).
 
     With ``batching``, concurrent GET requests of known users are scored together
     (:class:`~lsec.serve.batching.MicroBatcher`); answers are identical either way. ``gifts`` adds
     ``POST /v1/gifts/rank`` (:mod:`lsec.serve.gift_routes`); without a ``recommender`` only the gift routes and
-    ``/healthz`` are served.
+    ``/healthz`` are served. ``live`` (:class:`~lsec.serve.live.Live`, which then holds the recommender and gift
+    ranker) makes ``POST /admin/reload`` swap in a new artifact; every request reads what is served once.
     """
-    if recommender is None and gifts is None:
-        raise LsecError("create_app: nothing to serve (give a recommender, a gift ranker or both).")
-    batcher = MicroBatcher(recommender) if batching and recommender is not None else None
+    if live is None:
+        if recommender is None and gifts is None:
+            raise LsecError("create_app: nothing to serve (give a recommender, a gift ranker or both).")
+        live = Live(recommender, gifts, batching=batching)
+    recommender, gifts = live.current.recommender, live.current.gifts  # which routes exist
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        if batcher is not None:
-            batcher.close()
+        live.close()
 
     described = []
     if recommender is not None:
@@ -166,6 +180,7 @@ def create_app(recommender: Recommender | None, *, batching: bool = True, gifts:
     app = FastAPI(lifespan=lifespan, title="lsec recommendations", version=__version__, description=" ".join(described))
     app.state.recommender = recommender
     app.state.gifts = gifts
+    app.state.live = live
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -175,6 +190,14 @@ def create_app(recommender: Recommender | None, *, batching: bool = True, gifts:
         body = ErrorResponse(detail=detail or "invalid request", errors=items)
         return JSONResponse(status_code=422, content=body.model_dump(mode="json"))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # unparsable body, no route
+        field = {400: "body", 404: "path", 405: "method"}.get(exc.status_code, "request")
+        response = _error(exc.status_code, field, f"{field}: {exc.detail}")
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # a bug: say so, stay alive
         body = ErrorResponse(detail=f"internal error ({type(exc).__name__}); the request was not served")
@@ -183,8 +206,9 @@ def create_app(recommender: Recommender | None, *, batching: bool = True, gifts:
     @app.get("/healthz", response_model=Health, tags=["service"])
     def healthz() -> Health:
         """Liveness and what is served."""
-        gift_info = None if gifts is None else gifts.describe()
-        info = recommender.describe() if recommender is not None else gift_info
+        served = live.current
+        gift_info = None if served.gifts is None else served.gifts.describe()
+        info = served.recommender.describe() if served.recommender is not None else gift_info
         assert info is not None
         return Health(
             status="ok",
@@ -193,12 +217,27 @@ def create_app(recommender: Recommender | None, *, batching: bool = True, gifts:
             tasks=info["tasks"],
             nodes=info["nodes"],
             gifts=gift_info,
+            serving=live.describe(),
         )
+
+    @app.post("/admin/reload", tags=["service"], responses={409: {"model": ErrorResponse}})
+    def reload(
+        force: bool = Query(False, description="Reload even if the served folders did not change."),
+    ) -> Any:
+        """Swap in the artifact (and gift artifact with its expansion store) the served paths point to now.
+
+        Atomic: requests in flight finish on the old artifact, the next ones use the new one. The other worker
+        processes follow within ``--watch`` seconds. 409 when the new artifact cannot be loaded (the old one
+        stays served)."""
+        try:
+            return live.reload(force=force)
+        except LsecError as err:
+            return _error(409, "artifact", str(err))
 
     if gifts is not None:
         from lsec.serve.gift_routes import add_gift_routes
 
-        add_gift_routes(app, gifts, errors=ERRORS)
+        add_gift_routes(app, gifts, errors=ERRORS, current=lambda: live.current.gifts)
     if recommender is None:
         return app
 
@@ -209,16 +248,21 @@ def create_app(recommender: Recommender | None, *, batching: bool = True, gifts:
     @app.get("/v1/users/{user_id}/items", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
     async def items_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
         """Top-k items for a user the model knows (new users: POST /v1/recommendations with their history)."""
-        return await _known_user(recommender, batcher, user_id, k, exclude_seen, "buy")
+        served = live.current
+        return await _known_user(served.recommender, served.batcher, user_id, k, exclude_seen, "buy")
 
     @app.get("/v1/users/{user_id}/streamers", response_model=UserRecommendations, responses=ERRORS, tags=["recommend"])
     async def streamers_for_user(user_id: str = user_path, k: int = k_query, exclude_seen: bool = seen_query) -> Any:
         """Top-k streamers to follow for a user the model knows (needs a model trained on the follow task)."""
-        return await _known_user(recommender, batcher, user_id, k, exclude_seen, "follow")
+        served = live.current
+        return await _known_user(served.recommender, served.batcher, user_id, k, exclude_seen, "follow")
 
     @app.post("/v1/recommendations", response_model=RecommendationResponse, responses=ERRORS, tags=["recommend"])
     def recommendations(request: RecommendationRequest) -> Any:
         """Recommendations for a batch of users; a new user may carry the items they bought and streamers they follow."""
+        recommender = live.current.recommender
+        if recommender is None:
+            return _error(404, "task", "no recommender is served now")
         if request.task not in recommender.tasks:
             return _error(422, "task", f"this model ranks {recommender.tasks}, not {request.task!r}", request.task)
         queries = [(q.user_id, q.bought_items, q.followed_streamers) for q in request.users]
@@ -234,8 +278,10 @@ def create_app(recommender: Recommender | None, *, batching: bool = True, gifts:
 
 
 async def _known_user(
-    recommender: Recommender, batcher: MicroBatcher | None, user_id: str, k: int, exclude_seen: bool, task: str
+    recommender: Recommender | None, batcher: MicroBatcher | None, user_id: str, k: int, exclude_seen: bool, task: str
 ) -> Any:
+    if recommender is None:
+        return _error(404, "task", "no recommender is served now")
     if task not in recommender.tasks:
         what = "items" if task == "buy" else "streamers"
         return _error(404, "task", f"model {recommender.model!r} does not rank {what} (tasks: {recommender.tasks})")
