@@ -469,6 +469,16 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
         ),
         "learning_rate",
     ),
+    (
+        "mmbee-table1-missing-data",
+        ("experiment", "mmbee-table1", "--data", "{missing}", "--out", "{root}/e6", "--repeats", "1", "--row", "SIM"),
+        "{missing}",
+    ),
+    (
+        "mmbee-table4-no-gifts",  # the LSEC dataset has no gift relation: the seed's store cannot be built
+        ("experiment", "mmbee-table4", "--data", "{dataset}", "--out", "{root}/e7", "--repeats", "1", "--row", "Θ(-)"),
+        "{dataset}",
+    ),
     # analyze influence
     ("influence-missing", ("analyze", "influence", "{missing}", "--quiet"), "{missing}"),
     ("influence-other-version", ("analyze", "influence", "{dataset_other_version}", "--quiet"), "meta.json"),
