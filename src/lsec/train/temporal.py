@@ -47,7 +47,7 @@ from lsec.errors import LsecConfigError, LsecDataError
 from lsec.graph.temporal import count_before, most_recent, uniform_before
 from lsec.metrics.classification import confusion_matrix, macro_f1
 from lsec.metrics.link import link_metrics
-from lsec.nn.models.dmgnn import DMGNN
+from lsec.nn.models.dmgnn import DMGNN, sample_hops
 from lsec.train.loop import StepTimer
 from lsec.train.temporal_data import (
     DAY,
@@ -255,10 +255,11 @@ class TemporalObjective:
         src, dst, t = data.src[events], data.dst[events], data.ts[events]
         size = len(rows)
         rng = np.random.default_rng([self.seed, epoch, number]) if self.task.sampler == "uniform" else None
+        nodes, times = np.concatenate([src, dst, negatives]), np.concatenate([t, t, t])  # (3B,)
+        with self.timer("sampling"):  # the same hops the encoder would sample itself, timed apart
+            hops = sample_hops(self.task.sample(rng), nodes, times, model.encoder.num_layers)
         with self.timer("propagation"):
-            z = model.embed(
-                np.concatenate([src, dst, negatives]), np.concatenate([t, t, t]), sampler=self.task.sample(rng)
-            )  # (3B, d)
+            z = model.embed(nodes, times, hops=hops)  # (3B, d)
         z_src, z_dst, z_neg = z[:size], z[size : 2 * size], z[2 * size :]
         losses = []
         with self.timer("scoring"):
