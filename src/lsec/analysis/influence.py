@@ -115,6 +115,30 @@ def _sample_without_replacement(population: np.ndarray, size: int, rng: np.rando
     return np.sort(rng.choice(population, size=size, replace=False))
 
 
+def purchase_counts(
+    buy: BinaryCSR, follow: BinaryCSR, sell: BinaryCSR, users: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pattern 1's counts per user: ``hits = sum_{s in F(u)} |B(u) ∩ S(s)|`` and ``offered = sum_{s in F(u)} |S(s)|``
+    (``F`` the follows given, ``B`` buy, ``S`` sell; the purchase rate is ``hits / offered``). The Spark job
+    :mod:`lsec.distributed.spark.influence` computes the same counts for every user.
+
+    Shapes: users (U,) -> hits (U,) float64, offered (U,) float64
+    """
+    # hits[k, s] = |B(users[k]) ∩ S(s)| for every streamer at once: one sparse product (sampled users x streamers)
+    hits = (buy.to_scipy()[users] @ sell.to_scipy().T).tocsr()
+    hits.sum_duplicates()
+    hits.sort_indices()
+    hit_rows = np.repeat(np.arange(users.size, dtype=np.int64), np.diff(hits.indptr))
+    hit_keys = hit_rows * sell.num_rows + hits.indices  # sorted (row-major, sorted columns)
+    owner, streamer = follow.expand(users)
+    query = owner * sell.num_rows + streamer
+    pos = np.minimum(np.searchsorted(hit_keys, query), max(hit_keys.size - 1, 0))
+    pair_hits = np.where(hit_keys[pos] == query, hits.data[pos], 0.0) if hit_keys.size else np.zeros(query.size)
+    total_hits = np.bincount(owner, weights=pair_hits, minlength=users.size)
+    offered = np.bincount(owner, weights=sell.degree[streamer], minlength=users.size)
+    return total_hits, offered
+
+
 def users_with_items(
     buy: BinaryCSR,
     follow: BinaryCSR,
@@ -128,20 +152,8 @@ def users_with_items(
     population = np.flatnonzero((follow.degree > 0) & (random_follow.degree > 0) & (buy.degree > 0))
     users = _sample_without_replacement(population, samples, rng)
 
-    # hits[k, s] = |B(users[k]) ∩ S(s)| for every streamer at once: one sparse product (sampled users x streamers)
-    hits = (buy.to_scipy()[users] @ sell.to_scipy().T).tocsr()
-    hits.sum_duplicates()
-    hits.sort_indices()
-    hit_rows = np.repeat(np.arange(users.size, dtype=np.int64), np.diff(hits.indptr))
-    hit_keys = hit_rows * sell.num_rows + hits.indices  # sorted (row-major, sorted columns)
-
     def rate(graph: BinaryCSR) -> np.ndarray:
-        owner, streamer = graph.expand(users)
-        query = owner * sell.num_rows + streamer
-        pos = np.minimum(np.searchsorted(hit_keys, query), max(hit_keys.size - 1, 0))
-        pair_hits = np.where(hit_keys[pos] == query, hits.data[pos], 0.0) if hit_keys.size else np.zeros(query.size)
-        total_hits = np.bincount(owner, weights=pair_hits, minlength=users.size)
-        offered = np.bincount(owner, weights=sell.degree[streamer], minlength=users.size)
+        total_hits, offered = purchase_counts(buy, graph, sell, users)
         return np.where(offered > 0, total_hits / np.maximum(offered, 1), np.nan)
 
     treated, control = rate(follow), rate(random_follow)
