@@ -205,3 +205,43 @@ def test_resume_after_interruption_equals_uninterrupted(dataset: Path, tmp_path:
     cut = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["model"]
     for key in full:
         assert torch.equal(cut[key], full[key]), key
+
+
+def test_train_step_times_sampling_apart_with_the_same_numbers(dataset: Path) -> None:
+    """The objective samples the hops under timer("sampling"); loss and gradients equal sampling inside the encoder."""
+    import torch.nn.functional as F
+
+    cfg = config(dataset, "model.hparams.num_layers=2", "model.hparams.tasks=[link]")
+    current = temporal_task(cfg)
+    torch.manual_seed(0)
+    model = build_dmgnn(cfg, current)
+    objective = TemporalObjective(model, current, lr=0.01, batch_size=300)
+    Loop(objective, epochs=1, validate=False)  # sets objective.timer
+    model.eval()  # no dropout: both paths must give the same numbers
+    batch = next(iter(objective.batches(1)))
+    loss = objective.train_step(batch)
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    phases = objective.timer.pop()
+    assert phases["sampling"] > 0 and phases["propagation"] > 0
+
+    model.zero_grad()
+    rows, negatives, _, _ = batch
+    data, events = current.data, objective.train_events[rows]
+    t = data.ts[events]
+    z = model.embed(
+        np.concatenate([data.src[events], data.dst[events], negatives]), np.concatenate([t, t, t]),
+        sampler=current.sample(),
+    )  # fmt: skip
+    size = len(rows)
+    assert model.link_head is not None
+    logits = model.link_head(
+        torch.cat([torch.cat([z[:size], z[size : 2 * size]], -1), torch.cat([z[:size], z[2 * size :]], -1)])
+    )
+    labels = torch.cat([torch.ones(size), torch.zeros(size)])
+    expected = F.binary_cross_entropy_with_logits(logits.squeeze(-1), labels)
+    expected.backward()
+    assert loss == float(expected.detach())
+    reference = [p.grad for p in model.parameters() if p.grad is not None]
+    assert len(grads) == len(reference) > 0
+    for got, want in zip(grads, reference, strict=True):
+        assert torch.equal(got, want)
