@@ -13,6 +13,8 @@ from typing import Any
 
 import typer
 
+from lsec.cli.demo_dmgnn import dmgnn_folders
+
 DEMO_MODELS = ("lsec-lightgcn", "lightgcn")
 NULL_RUN = "lsec-lightgcn-null-follow"  # LSEC-LightGCN on the control whose follow edges carry no information
 DEMO_OVERRIDES = (
@@ -91,6 +93,8 @@ def _check_outputs(out: Path, runs: Path) -> None:
         (out, META_FILE, "a dataset folder"),
         (null_folder(out), META_FILE, "a dataset folder"),
         *((runs / name, "run.json", "a run folder") for name in (*DEMO_MODELS, NULL_RUN)),
+        (dmgnn_folders(out, runs)[0], META_FILE, "a dataset folder"),
+        (dmgnn_folders(out, runs)[1], "dmgnn.json", "an experiment folder"),
     ]
     for folder, marker, what in previous:
         if folder.exists() and not folder.is_dir():
@@ -113,6 +117,7 @@ def demo_command(
     epochs: int = typer.Option(20, min=1, help="Maximum training epochs per model (early stopping ends sooner)."),
     seed: int = typer.Option(0, help="Seed of the simulation, the split and the training."),
     skip_reports: bool = typer.Option(False, help="Do not write the HTML reports."),
+    skip_dmgnn: bool = typer.Option(False, help="Skip the DM-GNN part (social links and consumption tiers)."),
 ) -> None:
     """Simulate a small LSEC dataset and its null-follow control, train LSEC-LightGCN and LightGCN, compare them
     (the paper's claim next to its control) and write reports."""
@@ -175,6 +180,14 @@ def demo_command(
     typer.echo("\nthe paper's claim and its control: the tripartite model's gap over the buy-only model should")
     typer.echo("appear on the influence data and vanish when follows carry no information")
     typer.echo(claim_table(results))
+
+    if not skip_dmgnn:
+        from lsec.cli.demo_dmgnn import dmgnn_table, run_dmgnn_demo
+
+        data_dir, exp_dir = dmgnn_folders(out, runs)
+        _say(f"DM-GNN: social links and consumption tiers on a small social-commerce simulation -> {data_dir}")
+        typer.echo(f"   one seed, short recipe (lsec experiment dmgnn for the full table) -> {exp_dir}")
+        typer.echo(dmgnn_table(run_dmgnn_demo(out, runs, seed=seed)))
 
     if not skip_reports:
         from lsec.analysis.report import write_influence_report, write_runs_report
