@@ -17,6 +17,11 @@ fine-tuned ``Θ`` over each metapath's neighbours), so a request reads one row p
 rebuilt with ``gie_pooled=True`` and gets those rows in the batch; :class:`GiftRanker` scores exactly what the
 trained model scores offline for the same user, segment content and time (tested).
 
+**Content cache.** MFQ's ``h_m`` depends on the segment (and the ones before it in its room) and its streamer,
+never on the user, so the ranker computes it once per stored segment and keeps it (an LRU of
+``content_cache`` segments, the service-side twin of a pipeline that embeds each segment when it goes live);
+frames sent in a request are fused on every request. Cached or not, the numbers are the same computation.
+
 **Strategies.** ``known-user``: a user of the training data (id embedding, gift history strictly before
 ``ts``, store rows). ``cold-user``: any other id, through the store's popular-streamer fallback: the mean user
 embedding, no history, and ``h_u`` pooled as if the user had gifted the ``k`` most-gifted streamers (``u2a2u2a``
@@ -105,19 +110,45 @@ class GiftRanking:
 def gift_artifact_from_run(
     run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *, checkpoint: str = "best", overwrite: bool = False
 ) -> Path:
-    """``lsec export`` of a GTR run: load it (best weights), write the folder of the module docstring."""
-    from lsec.data.store import load
-    from lsec.graph.metapath import mean_pool
+    """``lsec export`` of a GTR run: load it (``checkpoint`` weights), write the folder of the module docstring."""
     from lsec.train.runs import load_run
 
     root = Path(out)
     if root.exists() and not overwrite and (not root.is_dir() or any(root.iterdir())):
         raise LsecError(f"{root}: exists and is not empty (choose another --out or pass --overwrite).")
     run = load_run(run_dir, checkpoint=checkpoint)
-    model: Any = run.model  # a GtrModel (lsec.train.gtr_runs)
-    objective: Any = run.split  # its GtrObjective
+    source = {
+        "run": str(Path(run_dir).resolve()),
+        "dataset": run.info.get("dataset"),
+        "checkpoint": checkpoint,
+        "best_epoch": run.info.get("best_epoch"),
+        "best_metric": run.info.get("best_metric"),
+    }
+    dataset = run.info.get("dataset") or run.config.data.dataset
+    return write_gift_artifact(
+        root, run.model, run.split, dataset, model_name=str(run.config.model.name), source=source
+    )
+
+
+def write_gift_artifact(
+    out: str | os.PathLike[str],
+    model: Any,
+    objective: Any,
+    dataset: str | os.PathLike[str],
+    *,
+    model_name: str,
+    source: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the gift artifact of a :class:`~lsec.nn.models.mmbee.gtr.GtrModel` and its
+    :class:`~lsec.train.gtr.GtrObjective` (gift log, segment content) over ``dataset`` (ids, categories);
+    ``out`` is replaced as a whole."""
+    from lsec.data.store import load
+    from lsec.graph.metapath import mean_pool
+
+    root = Path(out)
+    run_dir = (source or {}).get("run", "")
     data = objective.data
-    graph = load(run.info.get("dataset") or run.config.data.dataset)
+    graph = load(dataset)
     tmp = root.with_name(root.name + ".tmp-export")
     shutil.rmtree(tmp, ignore_errors=True)
     create_folder(tmp, shown=root)
@@ -169,7 +200,7 @@ def gift_artifact_from_run(
             k=gie.k,
             counts={"user": tables["user"].shape[0], "streamer": num_streamers, "gift_edges": int(data.gift_ts.size)},
             max_frontier=0,
-            provenance={"from_run": str(Path(run_dir).resolve()), "tables": "fine-tuned by the GTR run"},
+            provenance={"from_run": str(run_dir), "tables": "fine-tuned by the GTR run"},
         )
         gifted = np.bincount(data.gift_streamers, minlength=num_streamers)
         givers = np.bincount(data.gift_keys >> 32, minlength=tables["user"].shape[0])
@@ -183,19 +214,12 @@ def gift_artifact_from_run(
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model": str(run.config.model.name),
+        "model": model_name,
         "hparams": hparams,
         "max_history": int(objective.max_history),
         "modalities": [] if content is None else list(content.modalities),
         "store": model.gie is not None,
-        "source": {
-            "run": str(Path(run_dir).resolve()),
-            "dataset": run.info.get("dataset"),
-            "checkpoint": checkpoint,
-            "best_epoch": run.info.get("best_epoch"),
-            "best_metric": run.info.get("best_metric"),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
+        "source": {**(source or {}), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "files": files,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -276,7 +300,10 @@ def load_gift_artifact(path: str | os.PathLike[str]) -> GiftArtifact:
 class GiftRanker:
     """Ranks live segments for a user with an exported GTR model (module docstring). Thread-safe for reads."""
 
-    def __init__(self, artifact: GiftArtifact) -> None:
+    def __init__(self, artifact: GiftArtifact, *, content_cache: int = 100_000) -> None:
+        import threading
+        from collections import OrderedDict
+
         import torch
 
         from lsec.nn.models.mmbee.gtr import GtrModel
@@ -295,6 +322,9 @@ class GiftRanker:
         self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
         self.modalities = () if artifact.content is None else artifact.content.modalities
         self.num_segments = 0 if self.model.mfq is None else self.model.mfq.num_segments
+        self.content_cache = content_cache
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # segment row -> (N d_mfq,) h_m
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> GiftRanker:
@@ -377,8 +407,42 @@ class GiftRanker:
                 out["gie_user"] = np.repeat(gie_user, b, axis=0)
                 out["gie_streamer"] = np.concatenate([found[n].pooled for n in STREAMER_METAPATHS], axis=1)
         if self.model.mfq is not None:
-            out.update(self._content(candidates))
+            if self.content_cache > 0:
+                out["content_output"] = self._cached_content(candidates, streamers)
+            else:
+                out.update(self._content(candidates))
         return out
+
+    def _cached_content(self, candidates: Sequence[Candidate], streamers: np.ndarray) -> np.ndarray:
+        """(B, N d_mfq) ``h_m`` of the candidates: cached for stored segments (computed now when missing), fused
+        now for frames sent with the request."""
+        import torch
+
+        assert self.model.mfq is not None
+        segments = np.fromiter((c.segment for c in candidates), np.int64, len(candidates))
+        output = np.zeros((len(candidates), self.model.mfq.output_dim), np.float32)
+        compute = []
+        with self._cache_lock:
+            for i, segment in enumerate(segments.tolist()):
+                cached = self._cache.get(segment) if segment >= 0 else None
+                if cached is None:
+                    compute.append(i)
+                else:
+                    output[i] = cached
+                    self._cache.move_to_end(segment)
+        if compute:
+            part = {"streamers": torch.from_numpy(streamers[compute])}
+            fresh = self._content([candidates[i] for i in compute])
+            part.update({k: torch.from_numpy(v) for k, v in fresh.items()})
+            with torch.inference_mode():
+                output[compute] = self.model.content(part).numpy()
+            with self._cache_lock:
+                for i in compute:
+                    if segments[i] >= 0:
+                        self._cache[int(segments[i])] = output[i].copy()
+                while len(self._cache) > self.content_cache:
+                    self._cache.popitem(last=False)
+        return output
 
     def _content(self, candidates: Sequence[Candidate]) -> dict[str, np.ndarray]:
         content = self.artifact.content

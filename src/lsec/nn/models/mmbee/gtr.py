@@ -284,8 +284,8 @@ class GtrModel(nn.Module):
             context.extend(self.gie(batch["users"], batch["streamers"]))  # (B, m_u g), (B, m_a g)
         elif self.gie_pooled:
             context.extend([batch["gie_user"], batch["gie_streamer"]])  # read from a store
-        if self.mfq is not None:
-            context.append(self.content(batch))  # (B, N d_mfq)
+        if self.mfq is not None:  # h_m depends on the segment and its streamer only: a service may cache it
+            context.append(batch["content_output"] if "content_output" in batch else self.content(batch))
         if isinstance(self.backbone, SIM):
             hard_keys = {"streamer": "streamers", "category": "categories"}.get(self.backbone.search)
             return self.backbone(
