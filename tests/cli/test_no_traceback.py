@@ -299,6 +299,11 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
         "{unwritable}",
     ),
     (
+        "train-ddp-without-torchrun",
+        ("train", "--config", "configs/mf-bpr.yaml", "--data", "{dataset}", "--out", "{root}/t8", "train.distributed=ddp"),
+        "torchrun --nproc-per-node",
+    ),
+    (
         "train-under-file",
         ("train", "--config", "configs/mf-bpr.yaml", "--data", "{dataset}", "--out", "{under_file}", *TINY_TRAINING),
         "{under_file}",
@@ -544,6 +549,7 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ("export-under-file", ("export", "{run}", "--out", "{under_file}"), "{under_file}"),
     # serve (never reaches uvicorn: every case fails while opening SOURCE)
     ("serve-missing", ("serve", "{missing}"), "{missing}"),
+    ("serve-negative-watch", ("serve", "{missing}", "--watch", "-1"), "--watch"),
     ("serve-garbage-manifest", ("serve", "{artifact_garbage_manifest}"), "{artifact_garbage_manifest}/artifact.json"),
     (
         "serve-workers-garbage-manifest",

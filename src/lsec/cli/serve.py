@@ -27,7 +27,18 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
-    workers: int = typer.Option(1, "--workers", help="Worker processes (artifact folders only; each loads a copy)."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Worker processes (artifact folders only): forked after the artifact is memory-mapped, so they share "
+        "its pages.",
+    ),
+    watch: float = typer.Option(
+        2.0,
+        "--watch",
+        help="Every N seconds each worker checks whether the artifact path (e.g. a symlink) points to a new export "
+        "and swaps it in atomically; 0 = only on POST /admin/reload.",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level (info logs every request)."),
     batching: bool = typer.Option(
         True, "--batching/--no-batching", help="Score concurrent requests together (one table pass per batch)."
@@ -43,48 +54,58 @@ def serve(
         raise LsecError(
             f"serving needs the 'serve' extra ({err.name} is missing): pip install 'lsec[serve]'."
         ) from None
+    from lsec.serve import kernels
     from lsec.serve.artifact import MANIFEST
     from lsec.serve.gifts import GiftRanker, is_gift_artifact
+    from lsec.serve.live import Live
     from lsec.serve.recommender import Recommender
 
     if not 1 <= port <= 65535:
         raise LsecError(f"--port: expected 1 to 65535, found {port}.")
     if workers < 1:
         raise LsecError(f"--workers: expected a positive integer, found {workers}.")
+    if watch < 0:
+        raise LsecError(f"--watch: expected seconds >= 0, found {watch}.")
     if gifts is not None and not is_gift_artifact(gifts):
         raise LsecError(f"--gifts: {gifts} is not a gift artifact (export a GTR run with `lsec export RUN --out DIR`).")
     if is_gift_artifact(source):
         if gifts is not None:
             raise LsecError(f"--gifts: SOURCE {source} is already a gift artifact; pass an LSEC artifact as SOURCE.")
-        gifts, source = source, Path()
+        gifts, source = source, None  # type: ignore[assignment]
     ranker = None if gifts is None else GiftRanker.load(gifts)
-    if ranker is not None and source == Path():
-        if workers > 1:
-            os.environ["LSEC_GIFTS"] = str(gifts.resolve()) if gifts else ""
-            os.environ.pop("LSEC_ARTIFACT", None)
-            typer.echo(f"serving gifts {gifts} on http://{host}:{port} ({workers} workers; docs at /docs)", err=True)
-            uvicorn.run(
-                "lsec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level
-            )
-            return
-        typer.echo(f"serving gift model {ranker.artifact.model} on http://{host}:{port} (docs at /docs)", err=True)
-        uvicorn.run(create_app(None, gifts=ranker), host=host, port=port, log_level=log_level)
+    is_artifact = source is not None and (source / MANIFEST).is_file()
+    if workers > 1 and source is not None and not is_artifact:
+        raise LsecError(f"--workers {workers} needs an artifact folder (lsec export); {source} is not one.")
+    if source is None:
+        rec = None
+    elif is_artifact:  # arrays memory-mapped: every worker (and a swapped-in export) shares the file pages
+        rec = Recommender.load(source, mmap=True, warm_up=workers == 1)
+    else:
+        rec = Recommender.open(source)  # a run folder: encoded here, no reload
+    what = f"{rec.model} ({', '.join(rec.tasks)})" if rec is not None else f"gift model {ranker.artifact.model}"  # type: ignore[union-attr]
+
+    def make_live() -> Live:
+        live = Live(rec, ranker, batching=batching, artifact_path=source if is_artifact else None, gift_path=gifts)
+        live.watch(watch)
+        return live
+
+    if workers == 1:
+        typer.echo(f"serving {what} on http://{host}:{port} (docs at /docs)", err=True)
+        uvicorn.run(create_app(None, live=make_live()), host=host, port=port, log_level=log_level)
         return
-    if workers > 1:
-        if not (source / MANIFEST).is_file():
-            raise LsecError(f"--workers {workers} needs an artifact folder (lsec export); {source} is not one.")
-        Recommender.load(source)  # fail here, with a message, rather than in every worker
-        os.environ["LSEC_ARTIFACT"] = str(source.resolve())
-        os.environ["LSEC_BATCHING"] = "1" if batching else "0"
-        if gifts is not None:
-            os.environ["LSEC_GIFTS"] = str(gifts.resolve())
-        # each worker's kernel on cores // workers threads: workers x kernel threads never oversubscribe the cores
-        os.environ.setdefault("LSEC_KERNEL_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        typer.echo(f"serving {source} on http://{host}:{port} ({workers} workers; docs at /docs)", err=True)
-        uvicorn.run(
-            "lsec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level
-        )
-        return
-    rec = Recommender.open(source)
-    typer.echo(f"serving {rec.model} ({', '.join(rec.tasks)}) on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(create_app(rec, batching=batching, gifts=ranker), host=host, port=port, log_level=log_level)
+    from lsec.serve.prefork import bind, serve_forked
+
+    threads = max(1, (os.cpu_count() or 1) // workers)  # workers x kernel threads never oversubscribe the cores
+
+    def make_app() -> object:  # in each forked worker
+        kernels.set_threads(threads)
+        if rec is not None:
+            kernels.warm_up()
+        return create_app(None, live=make_live())
+
+    try:
+        sock = bind(host, port)
+    except OSError as err:
+        raise LsecError(f"--host {host} --port {port}: cannot listen there ({err.strerror or err}).") from None
+    typer.echo(f"serving {what} on http://{host}:{port} ({workers} forked workers; docs at /docs)", err=True)
+    serve_forked(make_app, sock, workers, log_level=log_level)

@@ -315,8 +315,12 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def load_artifact(path: str | os.PathLike[str]) -> Artifact:
-    """Read an artifact folder written by :func:`save_artifact` (numpy only, no pickle)."""
+def load_artifact(path: str | os.PathLike[str], *, mmap: bool = False) -> Artifact:
+    """Read an artifact folder written by :func:`save_artifact` (numpy only, no pickle).
+
+    ``mmap``: map the arrays read-only (``np.load(mmap_mode="r")``) instead of reading them: processes serving
+    the same folder share its pages through the page cache (``lsec serve --workers N``).
+    """
     root = Path(path)
     manifest = read_manifest(root)
     files: dict[str, dict[str, Any]] = manifest["files"]
@@ -326,7 +330,7 @@ def load_artifact(path: str | os.PathLike[str]) -> Artifact:
         if name not in files or not file.is_file():
             raise LsecError(f"{root}: artifact file {name} is missing (re-export the run).")
         try:
-            array = np.load(file, allow_pickle=False)
+            array = np.load(file, allow_pickle=False, mmap_mode="r" if mmap else None)
         except ValueError as err:
             raise LsecError(f"{file}: unreadable array ({err}).") from None
         expected = files[name]

@@ -13,6 +13,7 @@ Every malformed input is a 422 whose ``errors[].field`` names it (``candidates[3
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -87,13 +88,24 @@ class _Invalid(Exception):
         self.field, self.message, self.found = field, message, found
 
 
-def add_gift_routes(app: FastAPI, ranker: GiftRanker, *, errors: dict[int | str, dict[str, Any]]) -> None:
-    """Register ``POST /v1/gifts/rank`` on ``app`` (answers and errors through :mod:`lsec.serve.app`)."""
+def add_gift_routes(
+    app: FastAPI,
+    ranker: GiftRanker,
+    *,
+    errors: dict[int | str, dict[str, Any]],
+    current: Callable[[], GiftRanker | None] | None = None,
+) -> None:
+    """Register ``POST /v1/gifts/rank`` on ``app`` (answers and errors through :mod:`lsec.serve.app`).
+
+    ``current``: the ranker to use now (a hot-swapped gift artifact, :mod:`lsec.serve.live`); default ``ranker``.
+    """
+    served = ranker
     from lsec.serve.app import _error, _json
 
     @app.post("/v1/gifts/rank", response_model=GiftRankResponse, responses=errors, tags=["gifts"])
     def rank_gifts(request: GiftRankRequest) -> Any:
         """Rank up to 500 live segments for a user by predicted gift-through-rate (MMBee GTR model)."""
+        ranker = (current() if current is not None else None) or served
         try:
             candidates = [_candidate(ranker, i, c) for i, c in enumerate(request.candidates)]
         except _Invalid as err:

@@ -94,9 +94,13 @@ class Recommender:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, kernel: str = "auto", warm_up: bool = True) -> Recommender:
-        """Open an artifact folder written by ``lsec export`` (numpy, plus numba for the fused kernel)."""
-        return cls(load_artifact(path), kernel=kernel, warm_up=warm_up)
+    def load(
+        cls, path: str | os.PathLike[str], *, kernel: str = "auto", warm_up: bool = True, mmap: bool = False
+    ) -> Recommender:
+        """Open an artifact folder written by ``lsec export`` (numpy, plus numba for the fused kernel).
+
+        ``mmap``: arrays mapped read-only from the files, shared by every process serving the folder."""
+        return cls(load_artifact(path, mmap=mmap), kernel=kernel, warm_up=warm_up)
 
     @classmethod
     def from_run(
