@@ -212,3 +212,20 @@ def test_a_segment_with_another_streamer_is_refused_and_healthz_lists_the_gift_m
     assert health["gifts"]["modalities"] == ["visual", "speech", "comment"] and health["gifts"]["expansion_store"]
     assert "/v1/gifts/rank" in client.get("/openapi.json").json()["paths"]
     assert "/v1/recommendations" not in client.get("/openapi.json").json()["paths"]  # no LSEC model served here
+
+
+def test_the_content_cache_gives_the_same_scores_as_fusing_every_request(served):
+    _, _, ranker, _ = served
+    from lsec.serve.gifts import Candidate, GiftRanker
+
+    content = ranker.artifact.content
+    assert content is not None
+    candidates = [Candidate(streamer=int(content.streamers[s]), segment=s) for s in range(0, 40, 3)]
+    user = str(ranker.artifact.ids["user"][1])
+    fresh = GiftRanker(ranker.artifact, content_cache=0).rank(user, candidates, ts=1_800_000_000).logits
+    cached = GiftRanker(ranker.artifact, content_cache=5)
+    first = cached.rank(user, candidates, ts=1_800_000_000).logits  # fills (and evicts from) the cache
+    again = cached.rank(user, candidates[::-1], ts=1_800_000_000).logits[::-1]  # hits and misses mixed
+    np.testing.assert_allclose(first, fresh, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again, fresh, rtol=1e-5, atol=1e-6)
+    assert len(cached._cache) == 5
