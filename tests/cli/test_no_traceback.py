@@ -300,7 +300,7 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ),
     (
         "train-ddp-without-torchrun",
-        ("train", "--config", "configs/mf-bpr.yaml", "--data", "{dataset}", "--out", "{root}/t8", "train.distributed=ddp"),
+        ("train", "-c", "configs/mf-bpr.yaml", "-d", "{dataset}", "-o", "{root}/t8", "train.distributed=ddp"),
         "torchrun --nproc-per-node",
     ),
     (
@@ -378,6 +378,11 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
         "{run_mismatched_checkpoint}/checkpoints/best.pt",
     ),
     # experiment
+    (
+        "dmgnn-no-social-edges",  # the LSEC dataset has no user -> user social events
+        ("experiment", "dmgnn", "--data", "{dataset}", "--out", "{root}/e-dm", "--repeats", "1", "--row", "TGAT"),
+        "{dataset}",
+    ),
     (
         "table3-missing-data",
         ("experiment", "table3", "--data", "{missing}", "--out", "{root}/e1", "--repeats", "1", "--row", "ncf"),
@@ -527,6 +532,7 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ),
     # report
     ("report-missing", ("report", "{missing}"), "{missing}"),
+    ("report-missing-null-run", ("report", "{run}", "--null", "{missing}"), "{missing}"),
     ("report-garbage-run-json", ("report", "{run_garbage_json}"), "{run_garbage_json}/run.json"),
     ("report-unwritable", ("report", "{run}", "--out", "{unwritable}/report.html"), "{unwritable}"),
     ("report-under-file", ("report", "{run}", "--out", "{under_file}/report.html"), "{under_file}"),
