@@ -330,6 +330,15 @@ def temporal_task(cfg: Config, dataset: str | None = None) -> TemporalTask:
         src=table.src, dst=table.dst, ts=table.ts, kinds=table.kind, num_users=int(graph.num_nodes["user"]),
         user_ids=graph.ids("user"), consumption=consumption,
     )  # fmt: skip
+    empty = [fold for fold in FOLDS if not data.fold_mask(fold).any()]
+    if empty:  # e.g. Ciao's trust edges, all at the sentinel ts 0 (time unknown): no chronological split exists
+        distinct = np.unique(data.ts)
+        raise LsecDataError(
+            f"the chronological 70 / 15 / 15 split of the social events leaves the fold(s) {', '.join(empty)} empty",
+            file=root,
+            expected="social events at several distinct times (events sharing a timestamp stay in one fold)",
+            found=f"{len(data.ts)} events at {len(distinct)} distinct time(s), first {int(distinct[0])}",
+        )
     rule = fit_tier_rule(data, options["num_tiers"], int(round(options["tier_window_days"] * DAY)))
     return TemporalTask(
         data=data,
