@@ -300,7 +300,7 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ),
     (
         "train-ddp-without-torchrun",
-        ("train", "--config", "configs/mf-bpr.yaml", "--data", "{dataset}", "--out", "{root}/t8", "train.distributed=ddp"),
+        ("train", "-c", "configs/mf-bpr.yaml", "-d", "{dataset}", "-o", "{root}/t8", "train.distributed=ddp"),
         "torchrun --nproc-per-node",
     ),
     (
