@@ -20,7 +20,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mmbee"
 PRESET = GiftingPreset("tiny-content", 400, 40, 8, 20.0, positive_rate=0.015)
 KNOBS = GiftingModel(highlight_boost=4.0, highlight_rate=0.2, dim=8)
 MFQ_SMALL = ("model.hparams.mfq_dim=8", "model.hparams.mfq_queries=2", "model.hparams.mfq_heads=1")
-EPOCHS = 4
+EPOCHS = 3
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def test_output_shape_is_queries_by_dim(segments):
 
 def test_orthogonal_projection_equals_a_naive_loop():
     g = torch.Generator().manual_seed(3)
-    b, t, d = 3, 5, 4
+    b, t, d = 2, 4, 3
     x = {m: torch.randn(b, t, d, generator=g) for m in ("v", "s", "c")}
     valid = {m: torch.rand(b, t, generator=g) > 0.4 for m in x}
     valid["c"][1] = False  # a modality missing from one row
