@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--engines", default="inprocess,spark")
     parser.add_argument("--timeout", type=float, default=1200, help="Seconds per (job, engine) run.")
     parser.add_argument("--tag", default="", help="Suffix of the results key (several scales in one file).")
+    parser.add_argument("--prepare-only", action="store_true", help="Write the data sets and stop (no timing: no lock needed).")
     parser.add_argument("--one", nargs=4, metavar=("JOB", "ENGINE", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -234,8 +235,10 @@ def main() -> None:
     tick = time.perf_counter()
     paths = prepare(work, args.lsec_scale, args.gift_edges)
     print(f"data ready in {time.perf_counter() - tick:.0f} s: {paths}", flush=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    runs = []
+    if args.prepare_only:
+        return
+    key = f"lsec-{args.lsec_scale}_gift-{args.gift_edges}{args.tag}"
+    runs: list[dict] = []
     for job in args.jobs.split(","):
         data = paths["gift" if job in ("swing", "expansions") else "lsec"]
         for engine in args.engines.split(","):
@@ -244,11 +247,11 @@ def main() -> None:
             record = measured(job, engine, data, out, args.timeout)
             print(json.dumps(record), flush=True)
             runs.append(record)
-    key = f"lsec-{args.lsec_scale}_gift-{args.gift_edges}{args.tag}"
-    results[key] = {"machine": f"{os.cpu_count()} cores", "data": paths, "runs": runs,
-                    "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}  # written after every run
+            results[key] = {"machine": f"{os.cpu_count()} cores", "data": paths, "runs": runs,
+                            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
