@@ -112,6 +112,7 @@ def test_every_row_is_kept_merged_or_rejected_with_its_reason(imported):
     }
     rejected = pl.read_parquet(out / "rejected" / "gift.csv.parquet")
     assert rejected["line"].to_list() == [5, 6, 7, 8, 9, 10, 11]  # the header is line 1
+    assert rejected.columns == ["line", "user_id", "live_id", "streamer_id", "timestamp", "gift_price", "raw", "reason"]
     assert rejected["gift_price"].to_list()[:2] == ["abc", "0"] and rejected["reason"].null_count() == 0
     negative = pl.read_parquet(out / "rejected" / "negative.csv.parquet")
     assert negative["reason"].to_list() == ["empty user id in column 'user_id'"]

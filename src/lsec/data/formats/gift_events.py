@@ -70,9 +70,12 @@ def _number(columns: Sequence[pl.Series]) -> pl.Series:
 
 
 def _codes(values: pl.Series, categories: pl.Series) -> np.ndarray:
+    """Position of each value in ``categories`` (distinct; every value is one of them), by a hash join."""
     if values.len() == 0:
         return np.zeros(0, dtype=np.int32)
-    return values.cast(pl.Enum(categories)).to_physical().cast(pl.Int32).to_numpy()
+    index = pl.DataFrame({"v": categories}).with_row_index("i")
+    found = values.alias("v").to_frame().join(index, on="v", how="left", maintain_order="left")["i"]
+    return found.cast(pl.Int32).to_numpy()
 
 
 def merge_into_gifts(parts: Sequence[CheckedRows]) -> pl.DataFrame:
@@ -181,14 +184,17 @@ def write_gift_dataset(
     room_keys = room_frame["key"]
 
     # Segments of the impressions, numbered by (start, room, key).
+    segments = rows.group_by("room", "segment", maintain_order=True).agg(
+        pl.col("segment_ts").min(), pl.col("streamer").first()
+    )
     segments = (
-        rows.group_by("room", "segment", maintain_order=True)
-        .agg(pl.col("segment_ts").min(), pl.col("streamer").first())
-        .with_columns(_room=pl.col("room").cast(pl.Enum(room_keys)).to_physical().cast(pl.Int64))
+        segments.with_columns(_room=pl.Series(_codes(segments["room"], room_keys)))
         .sort("segment_ts", "_room", "segment")
         .with_row_index("_segment")
     )
-    rows = rows.join(segments.select("room", "segment", "_segment"), on=["room", "segment"], how="left")
+    rows = rows.join(
+        segments.select("room", "segment", "_segment"), on=["room", "segment"], how="left", maintain_order="left"
+    )
     user_index = _codes(rows["user"], user_ids)
     streamer_index = _codes(rows["streamer"], streamer_ids)
     ts = rows["ts"].to_numpy().astype(np.int64)

@@ -43,7 +43,6 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -52,7 +51,7 @@ from tqdm.auto import tqdm
 from lsec.data import ingest_rules as rules
 from lsec.data.formats.common import RawTable, read_table
 from lsec.data.formats.gift_events import SEGMENT_SECONDS, write_gift_dataset
-from lsec.data.formats.social_events import CheckedRows, check_rows, expected, id_rule, reason_if
+from lsec.data.formats.social_events import LOOKUP, CheckedRows, check_rows, expected, id_rule, reason_if
 from lsec.data.graph import HeteroGraph
 from lsec.errors import LsecDataError
 
@@ -234,13 +233,18 @@ def read_interactions(
         amount = pl.lit(0.0, dtype=pl.Float64)
     reasons += _known(user, c["user_id"], users, "a user")
     reasons += _known(streamer, c["streamer_id"], streamers, "a streamer")
-    if rooms is not None:
-        ids = rooms.kept["id"]
-
-        def lookup(column: str, dtype: Any) -> pl.Expr:
-            return live.replace_strict(ids, rooms.kept[column], default=None, return_dtype=dtype)
-
-        owner, start, end = lookup("streamer", pl.Utf8), lookup("start_ms", pl.Int64), lookup("end_ms", pl.Int64)
+    frame = table.frame
+    if rooms is not None:  # the row's room from room.csv, by one join on the (normalised) live_id
+        lookup = rooms.kept.select(
+            pl.col("id").alias(f"{LOOKUP}live"),
+            pl.col("streamer").alias(f"{LOOKUP}streamer"),
+            pl.col("start_ms").alias(f"{LOOKUP}start"),
+            pl.col("end_ms").alias(f"{LOOKUP}end"),
+        )
+        frame = frame.with_columns(live.alias(f"{LOOKUP}live")).join(
+            lookup, on=f"{LOOKUP}live", how="left", maintain_order="left"
+        )
+        owner, start, end = (pl.col(f"{LOOKUP}{name}") for name in ("streamer", "start", "end"))
         room_text = f"column '{c['live_id']}': expected a room of {rooms.label}, found '{{}}'"
         owner_text = f"column '{c['streamer_id']}': expected '{{}}' (the streamer of room '{{}}'), found '{{}}'"
         time_text = f"column '{c['timestamp']}': expected a time inside room '{{}}' ({{}} to {{}} ms), found {{}}"
@@ -266,7 +270,7 @@ def read_interactions(
         "room_id": live,
         "ts_ms": ts_ms,
     }
-    rows = check_rows(table, target="impressions", values=values, reasons=reasons)
+    rows = check_rows(table, frame=frame, target="impressions", values=values, reasons=reasons)
     rows.report["label"] = 1 if kind == "gift" else 0
     rows.report["timestamps"] = "unix milliseconds, floored to seconds"
     rows.report["columns_not_used"] = [x for x in table.columns if x not in c.values()]

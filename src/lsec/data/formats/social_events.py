@@ -45,6 +45,9 @@ SOCIAL = ("user", "social", "user")
 SOCIAL_COLUMNS = ("src", "dst", "ts", "kind")
 CONSUMPTION_COLUMNS = ("user", "item", "ts", "kind", "amount")
 NONE_STR = pl.lit(None, dtype=pl.Utf8)
+LOOKUP = "_lookup_"
+"""Prefix of columns joined onto ``frame`` from another file (e.g. a room's start): used by rules, not written to
+``rejected/``."""
 
 
 @dataclass
@@ -139,7 +142,8 @@ def check_rows(
 ) -> CheckedRows:
     """Apply the rules of one file: ``values`` become the kept columns, the first non-null reason rejects a row.
 
-    ``frame`` is the split table (default ``table.frame``; pass it renamed for files without a header);
+    ``frame`` is the split table (default ``table.frame``; pass it renamed for files without a header, or with
+    columns named ``_lookup_*`` joined from another file, which the rules may read and ``rejected/`` leaves out);
     ``self_loop=("src", "dst")`` rejects rows whose two ids are equal; exact duplicates among the kept rows
     are merged (the first copy stays) and counted; with ``unique_id`` (feature files) a later row repeating
     an id with other values is rejected.
@@ -169,7 +173,7 @@ def check_rows(
             )
             ok = ok.filter(~again)
     kept = ok.select(pl.col(f"_v_{k}").alias(k) for k in values)
-    inputs = [c for c in frame.columns if c not in (LINE, RAW, REASON)]
+    inputs = [c for c in frame.columns if c not in (LINE, RAW, REASON) and not c.startswith(LOOKUP)]
     rejected = checked.filter(pl.col(REASON).is_not_null()).select([LINE, *inputs, RAW, REASON])
     by_reason = rejected.group_by(REASON).len().sort(["len", REASON], descending=[True, False])
     report: dict[str, Any] = {
