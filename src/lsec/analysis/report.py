@@ -199,18 +199,21 @@ def dmgnn_influence_context(
             return None
         return influence_lift(loaded)
 
+    def name(path: str | os.PathLike[str]) -> str:  # run folders are often .../<model>/seed<k>
+        return "/".join(Path(path).resolve().parts[-2:])
+
     control = lift(null_run) if null_run is not None else None
     sections = []
     for path in run_dirs:
         result = lift(path)
         if result is None:
             continue
-        panels = [(f"{Path(path).name}", result)]
+        panels = [(name(path), result)]
         if control is not None:
-            panels.append((f"{Path(str(null_run)).name} (null control)", control))
+            panels.append((f"{name(str(null_run))} (null control)", control))
         sections.append(
             {
-                "label": Path(path).name,
+                "label": name(path),
                 "figure": influence_lift_figure(panels),
                 "rows": [
                     {"run": title, "spearman": r["spearman"], "users": r["users"], "bins": r["bins"]}
