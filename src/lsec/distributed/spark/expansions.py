@@ -17,6 +17,7 @@ neighbours have no rows. :func:`read_expansions` turns the files back into
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,8 +113,10 @@ def read_expansions(folder: str, *, num_users: int, num_streamers: int, k: int) 
 
     out = {}
     for name in METAPATHS:
-        path = f"{folder.rstrip('/')}/{name}.parquet"
-        frame = pl.read_parquet(path if not path.endswith("/") else path)
+        path = Path(folder) / f"{name}.parquet"
+        frame = pl.read_parquet(
+            sorted(path.glob("part-*.parquet")) if path.is_dir() else path
+        )  # --keep-parts: a folder
         rows = num_users if SOURCE_TYPE[name] == "user" else num_streamers
         indices = np.full((rows, k), -1, dtype=np.int32)
         visits = np.zeros((rows, k), dtype=np.int32)
