@@ -62,6 +62,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5, help="Seeds 0..N-1 of each mode.")
     parser.add_argument("--epochs", type=int, default=20, help="Epochs of the accuracy runs.")
+    parser.add_argument("--modes", default="single,ddp", help="Which of single, ddp to run.")
+    parser.add_argument(
+        "--ddp-lr-scale", type=float, default=1.0, help="DDP lr = this x 0.003 (2 = linear scaling for 2 ranks)."
+    )
+    parser.add_argument("--tag", default="", help="Suffix of the run folders and results file.")
+    parser.add_argument("--no-throughput", action="store_true", help="Accuracy runs only.")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.train.checkerboard import write_checkerboard_dataset
@@ -71,11 +77,14 @@ def main() -> None:
     if not board.exists():
         write_checkerboard_dataset(board, num_cold_users=2)
     out: dict = {"load_average_start": os.getloadavg(), "accuracy": {}, "throughput": {}}
-    for mode in ("single", "ddp"):
+    modes = args.modes.split(",")
+    for mode in modes:
         rows = []
         for seed in range(args.seeds):
-            run = ROOT / f"acc-{mode}-{seed}"
+            run = ROOT / f"acc-{mode}-{seed}{args.tag}"
             overrides = [*MODEL, f"train.epochs={args.epochs}", f"train.seed={seed}", "train.eval_every=5"]
+            if mode == "ddp" and args.ddp_lr_scale != 1.0:
+                overrides.append(f"train.lr={0.003 * args.ddp_lr_scale}")
             wall = train(run, board, mode == "ddp", overrides)
             rows.append({"seed": seed, "wall_s": round(wall, 1), **test_metrics(run)})
             print(mode, rows[-1], flush=True)
@@ -86,7 +95,7 @@ def main() -> None:
             "auc_std": round(float(auc.std(ddof=1)), 4),
         }
     small = Path("/tmp/repro/data")
-    if small.is_dir():
+    if small.is_dir() and not args.no_throughput:
         for mode in ("single", "ddp"):
             run = ROOT / f"speed-{mode}"
             overrides = ["model.name=lsec-lightgcn", "train.epochs=2", "train.validate=false", "train.min_steps=0"]
@@ -101,7 +110,7 @@ def main() -> None:
             }
             print(mode, out["throughput"][mode], flush=True)
     out["load_average_end"] = os.getloadavg()
-    (ROOT / "results.json").write_text(json.dumps(out, indent=1))
+    (ROOT / f"results{args.tag}.json").write_text(json.dumps(out, indent=1))
     print(json.dumps({k: v for k, v in out.items() if k != "accuracy"}))
     print({m: (v["auc_mean"], v["auc_std"]) for m, v in out["accuracy"].items()})
 
