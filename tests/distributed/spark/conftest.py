@@ -24,13 +24,14 @@ def spark():
     session = spark_session(
         master="local[2]",
         app_name="lsec-tests",
-        partitions=2,
+        partitions=1,  # tiny tables: one shuffle partition, no adaptive re-planning (a swing test asks for 3)
         conf={
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.memory": "1g",
             "spark.sql.execution.arrow.pyspark.enabled": "true",
             "spark.default.parallelism": "2",
+            "spark.sql.adaptive.enabled": "false",
         },
     )
     session.sparkContext.setLogLevel("ERROR")
