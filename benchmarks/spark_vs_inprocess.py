@@ -10,7 +10,7 @@
 2. Runs every (job, engine) in its own process, sampling the resident memory of the whole process tree (the
    JVM and Python workers included) every 0.2 s with psutil: peak RSS and wall time, from process start (so
    Spark's JVM start is in the figure; the job's own seconds are reported separately).
-3. Checks that the two engines wrote the same result (ids and counts exactly, floats 1e-6) and writes
+3. Checks that the two engines wrote the same result (``same_as_inprocess``) (ids and counts exactly, floats 1e-6) and writes
    benchmarks/results/spark_vs_inprocess.json with ``uptime`` load averages before and after each run.
 
 Jobs: sales (lsec-large log, threshold 20), influence (pattern 1's counts for every eligible user), split
@@ -183,6 +183,57 @@ def run_one(job: str, engine: str, data: str, out: str) -> dict:
     return {"session_s": 0.0, "job_s": time.perf_counter() - tick, "report": report}
 
 
+def compare(job: str, data: str, inprocess: Path, spark: Path) -> dict:
+    """Whether the two engines wrote the same result (ids and counts exactly, floats 1e-6)."""
+    import polars as pl
+
+    def same_frames(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+        if a.columns != b.columns or a.height != b.height:
+            return False
+        return all(
+            np.allclose(a[c].to_numpy(), b[c].to_numpy(), rtol=1e-6) if a[c].dtype.is_float()
+            else np.array_equal(a[c].to_numpy(), b[c].to_numpy())
+            for c in a.columns
+        )  # fmt: skip
+
+    try:
+        if job == "sales":
+            name = "edges/streamer__sell__item.parquet"
+            return {"equal": same_frames(pl.read_parquet(inprocess / name), pl.read_parquet(spark / name))}
+        if job == "influence":
+            a = pl.read_parquet(inprocess / "users_items.parquet")
+            b = pl.read_parquet(spark / "influence" / "users_items.parquet").select(a.columns)
+            return {"equal": same_frames(a.cast(b.schema), b), "users": a.height}
+        if job == "split":
+            checked = 0
+            for file in sorted((inprocess / "dataset" / "splits" / "bench").rglob("*.parquet")):
+                relative = file.relative_to(inprocess / "dataset" / "splits" / "bench")
+                if not same_frames(pl.read_parquet(file), pl.read_parquet(spark / "splits" / "bench" / relative)):
+                    return {"equal": False, "first_difference": str(relative)}
+                checked += 1
+            return {"equal": checked > 0, "files": checked}
+        meta = json.loads((Path(data) / "meta.json").read_text())
+        users, streamers = int(meta["nodes"]["user"]), int(meta["nodes"]["streamer"])
+        swing_rows = pl.read_parquet(spark / "edges" / "streamer__swing__streamer.parquet")
+        index = np.full((streamers, 20), -1, dtype=np.int32)
+        index[swing_rows["src"].to_numpy(), swing_rows["rank"].to_numpy()] = swing_rows["dst"].to_numpy()
+        out = {"swing_equal": bool(np.array_equal(index, np.load(inprocess / "swing_indices.npy")))}
+        if job == "expansions":
+            from lsec.distributed.spark.expansions import read_expansions
+
+            got = read_expansions(str(spark / "expansions"), num_users=users, num_streamers=streamers, k=20)
+            out.update(
+                {
+                    name: bool(np.array_equal(found.indices, np.load(inprocess / f"{name}.npy")))
+                    for name, found in got.items()
+                }
+            )
+        out["equal"] = all(out.values())
+        return out
+    except Exception as err:  # a comparison that cannot run is recorded, not fatal
+        return {"equal": None, "error": f"{type(err).__name__}: {err}"}
+
+
 def measured(job: str, engine: str, data: str, out: str, timeout: float) -> dict:
     """Run ``job`` on ``engine`` in a child process; wall time and peak RSS of its process tree."""
     import psutil
@@ -224,7 +275,9 @@ def main() -> None:
     parser.add_argument("--engines", default="inprocess,spark")
     parser.add_argument("--timeout", type=float, default=1200, help="Seconds per (job, engine) run.")
     parser.add_argument("--tag", default="", help="Suffix of the results key (several scales in one file).")
-    parser.add_argument("--prepare-only", action="store_true", help="Write the data sets and stop (no timing: no lock needed).")
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="Write the data sets and stop (no timing: no lock needed)."
+    )
     parser.add_argument("--one", nargs=4, metavar=("JOB", "ENGINE", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -245,6 +298,8 @@ def main() -> None:
             out = str(work / "out" / f"{job}-{engine}")
             subprocess.run(["rm", "-rf", out], check=False)
             record = measured(job, engine, data, out, args.timeout)
+            if engine == "spark" and "inprocess" in args.engines:
+                record["same_as_inprocess"] = compare(job, data, work / "out" / f"{job}-inprocess", Path(out))
             print(json.dumps(record), flush=True)
             runs.append(record)
             results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}  # written after every run
