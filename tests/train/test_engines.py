@@ -208,6 +208,7 @@ def test_train_device_auto_is_cpu_without_cuda_and_bad_devices_are_named() -> No
 @pytest.mark.parametrize(
     ("model", "engine"),
     [("gf-cf", "closed_form"), ("mmbee-sim", "gtr"), ("mmbee-mmoe", "gtr"), ("dmgnn", "temporal"), ("tgat", "temporal"),
+     ("static-gnn", "temporal"),
      ("lsec-gcn", "lsec"), ("lightgcn-dot", "lsec")],
 )  # fmt: skip
 def test_auto_engine_follows_the_model(model: str, engine: str) -> None:

@@ -32,7 +32,7 @@ from lsec.graph.adjacency import bipartite_adjacency
 
 CLOSED_FORM_MODELS = ("gf-cf",)
 GTR_MODELS = ("mmbee-sim", "mmbee-mmoe")  # lsec.train.gtr.MODELS
-TEMPORAL_MODELS = ("dmgnn", "tgat")  # lsec.train.temporal.MODELS
+TEMPORAL_MODELS = ("dmgnn", "tgat", "static-gnn")  # lsec.train.temporal.MODELS
 TASK = "buy"
 
 
