@@ -253,7 +253,11 @@ def measured(job: str, engine: str, data: str, out: str, timeout: float) -> dict
         except psutil.Error:
             pass
         if time.perf_counter() - started > timeout:
-            child.kill()
+            for process in [*proc.children(recursive=True), proc]:  # the JVM too
+                try:
+                    process.kill()
+                except psutil.Error:
+                    pass
             return {"job": job, "engine": engine, "timed_out": True, "wall_s": round(time.perf_counter() - started, 1)}
         time.sleep(0.2)
     output = child.stdout.read() if child.stdout else ""
