@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from lsec.data.graph import EdgeTable, HeteroGraph
+
+
+def cli(*args: object) -> int:
+    """Run ``lsec ARGS`` in process and return its exit code (0 when it returns normally)."""
+    from lsec.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
+
+
+@pytest.fixture(scope="session")
+def mmbee_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``lsec data simulate --preset mmbee --scale 0.02 --seed 0``, simulated once per session; tests only read it."""
+    path = tmp_path_factory.mktemp("gifting") / "data"
+    assert cli("data", "simulate", "--preset", "mmbee", "--scale", "0.02", "--seed", "0", "--out", path) == 0
+    return path
 
 
 def random_tripartite(

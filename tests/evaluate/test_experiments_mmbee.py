@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from lsec.cli import main
 from lsec.data.expansion_store import ExpansionStore
 from lsec.evaluate.experiments import run_table
 from lsec.evaluate.mmbee_tables import ablated_store, beside_control
@@ -18,19 +17,9 @@ FAST = ["train.epochs=1", "train.min_steps=0", "train.num_threads=1", "train.dev
 STORE = {"k": 5, "epochs": 1, "dim": 8}
 
 
-def cli(*args: object) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
-    return 0
-
-
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("gifting") / "data"
-    assert cli("data", "simulate", "--preset", "mmbee", "--scale", "0.02", "--seed", "0", "--out", path) == 0
-    return path
+def dataset(mmbee_dataset):
+    return mmbee_dataset
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from lsec.cli import main
 from lsec.config import load_config
 from lsec.data.events import read_events
 from lsec.errors import LsecDataError
@@ -18,24 +17,15 @@ from lsec.serve.expansion_store import ExpansionStore
 from lsec.train.gtr import DAY, gtr_objective, histories, time_folds
 from lsec.train.loop import Loop
 from lsec.train.trainer import train_run
+from tests.conftest import cli
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mmbee"
 FAST = ("train.num_threads=1", "train.min_steps=0", "train.device=cpu")
 
 
-def cli(*args: object) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
-    return 0
-
-
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("gifting") / "data"
-    assert cli("data", "simulate", "--preset", "mmbee", "--scale", "0.02", "--seed", "0", "--out", path) == 0
-    return path
+def dataset(mmbee_dataset):
+    return mmbee_dataset
 
 
 @pytest.fixture(scope="module")

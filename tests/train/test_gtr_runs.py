@@ -10,26 +10,16 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from lsec.cli import main
 from lsec.train.runs import load_run
+from tests.conftest import cli
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mmbee"
 FAST = ("train.num_threads=1", "train.min_steps=0", "train.device=cpu", "train.epochs=1")
 
 
-def cli(*args: object) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
-    return 0
-
-
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("gifting") / "data"
-    assert cli("data", "simulate", "--preset", "mmbee", "--scale", "0.02", "--seed", "0", "--out", path) == 0
-    return path
+def dataset(mmbee_dataset):
+    return mmbee_dataset
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lsec.data.manifest import read_manifest
 from lsec.data.store import create_folder
 from lsec.errors import LsecError
 
@@ -232,19 +233,9 @@ class ExpansionStore:
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise LsecError(f"{root}: not an expansion store (no {MANIFEST}; build one with `lsec mmbee build-store`).")
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as err:
-        raise LsecError(f"{manifest_path}: not valid JSON ({err.msg} at line {err.lineno}).") from None
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise LsecError(
-            f"{manifest_path}: expected format {FORMAT!r} version {FORMAT_VERSION}, found "
-            f"{manifest.get('format')!r} version {manifest.get('format_version')!r}."
-        )
-    return manifest
+    return read_manifest(
+        root, MANIFEST, FORMAT, FORMAT_VERSION, "an expansion store", "build one with `lsec mmbee build-store`"
+    )
 
 
 def _sha256(path: Path) -> str:

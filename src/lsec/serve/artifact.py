@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lsec.data.manifest import checked_array
+from lsec.data.manifest import read_manifest as _read_manifest
 from lsec.data.schema import RELATIONS
 from lsec.data.store import create_folder
 from lsec.errors import LsecError
@@ -299,20 +301,14 @@ def save_artifact(artifact: Artifact, out: str | os.PathLike[str], *, overwrite:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    root = Path(path)
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise LsecError(f"{root}: not a serving artifact (no {MANIFEST}; create one with `lsec export RUN --out DIR`).")
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as err:
-        raise LsecError(f"{manifest_path}: not valid JSON ({err.msg} at line {err.lineno}).") from None
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise LsecError(
-            f"{manifest_path}: expected format {FORMAT!r} version {FORMAT_VERSION}, found "
-            f"{manifest.get('format')!r} version {manifest.get('format_version')!r}."
-        )
-    return manifest
+    return _read_manifest(
+        Path(path),
+        MANIFEST,
+        FORMAT,
+        FORMAT_VERSION,
+        "a serving artifact",
+        "create one with `lsec export RUN --out DIR`",
+    )
 
 
 def load_artifact(path: str | os.PathLike[str], *, mmap: bool = False) -> Artifact:
@@ -326,20 +322,7 @@ def load_artifact(path: str | os.PathLike[str], *, mmap: bool = False) -> Artifa
     files: dict[str, dict[str, Any]] = manifest["files"]
 
     def get(name: str) -> np.ndarray:
-        file = root / name
-        if name not in files or not file.is_file():
-            raise LsecError(f"{root}: artifact file {name} is missing (re-export the run).")
-        try:
-            array = np.load(file, allow_pickle=False, mmap_mode="r" if mmap else None)
-        except ValueError as err:
-            raise LsecError(f"{file}: unreadable array ({err}).") from None
-        expected = files[name]
-        if list(array.shape) != expected["shape"] or array.dtype.str != expected["dtype"]:
-            raise LsecError(
-                f"{file}: expected shape {tuple(expected['shape'])} dtype {expected['dtype']}, "
-                f"found shape {array.shape} dtype {array.dtype.str} (the artifact is corrupt: re-export it)."
-            )
-        return array
+        return checked_array(root, files, name, mmap)
 
     ids = {t: get(f"ids/{t}.npy") for t in manifest["nodes"]}
     tasks = {}

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lsec.data.expansion_store import SOURCE, TARGET, ExpansionStore, write_store
+from lsec.data.manifest import checked_array, read_manifest
 from lsec.data.segments import SegmentContent
 from lsec.data.store import create_folder
 from lsec.errors import LsecError
@@ -236,37 +237,13 @@ def is_gift_artifact(path: str | os.PathLike[str]) -> bool:
 def load_gift_artifact(path: str | os.PathLike[str]) -> GiftArtifact:
     """Read a folder written by :func:`gift_artifact_from_run` (numpy only; arrays checked against the manifest)."""
     root = Path(path)
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise LsecError(
-            f"{root}: not a gift artifact (no {MANIFEST}; export a GTR run with `lsec export RUN --out DIR`)."
-        )
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as err:
-        raise LsecError(f"{manifest_path}: not valid JSON ({err.msg} at line {err.lineno}).") from None
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise LsecError(
-            f"{manifest_path}: expected format {FORMAT!r} version {FORMAT_VERSION}, found "
-            f"{manifest.get('format')!r} version {manifest.get('format_version')!r}."
-        )
+    manifest = read_manifest(
+        root, MANIFEST, FORMAT, FORMAT_VERSION, "a gift artifact", "export a GTR run with `lsec export RUN --out DIR`"
+    )
     files: dict[str, dict[str, Any]] = manifest["files"]
 
     def get(name: str, mmap: bool = False) -> np.ndarray:
-        file = root / name
-        if name not in files or not file.is_file():
-            raise LsecError(f"{root}: artifact file {name} is missing (re-export the run).")
-        try:
-            array = np.load(file, allow_pickle=False, mmap_mode="r" if mmap else None)
-        except ValueError as err:
-            raise LsecError(f"{file}: unreadable array ({err}).") from None
-        want = files[name]
-        if list(array.shape) != want["shape"] or array.dtype.str != want["dtype"]:
-            raise LsecError(
-                f"{file}: expected shape {tuple(want['shape'])} dtype {want['dtype']}, found shape {array.shape} "
-                f"dtype {array.dtype.str} (the artifact is corrupt: re-export it)."
-            )
-        return array
+        return checked_array(root, files, name, mmap)
 
     weights = {name[len("weights/") : -len(".npy")]: get(name) for name in files if name.startswith("weights/")}
     modalities = manifest.get("modalities") or []
