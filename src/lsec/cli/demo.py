@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from lsec.cli.demo_dmgnn import dmgnn_folders
+from lsec.cli.demo_mmbee import mmbee_folders
 
 DEMO_MODELS = ("lsec-lightgcn", "lightgcn")
 NULL_RUN = "lsec-lightgcn-null-follow"  # LSEC-LightGCN on the control whose follow edges carry no information
@@ -95,6 +96,8 @@ def _check_outputs(out: Path, runs: Path) -> None:
         *((runs / name, "run.json", "a run folder") for name in (*DEMO_MODELS, NULL_RUN)),
         (dmgnn_folders(out, runs)[0], META_FILE, "a dataset folder"),
         (dmgnn_folders(out, runs)[1], "dmgnn.json", "an experiment folder"),
+        (mmbee_folders(out, runs)[0], META_FILE, "a dataset folder"),
+        (mmbee_folders(out, runs)[1], "mmbee-table1.json", "an experiment folder"),
     ]
     for folder, marker, what in previous:
         if folder.exists() and not folder.is_dir():
@@ -118,9 +121,10 @@ def demo_command(
     seed: int = typer.Option(0, help="Seed of the simulation, the split and the training."),
     skip_reports: bool = typer.Option(False, help="Do not write the HTML reports."),
     skip_dmgnn: bool = typer.Option(False, help="Skip the DM-GNN part (social links and consumption tiers)."),
+    skip_mmbee: bool = typer.Option(False, help="Skip the MMBee part (gift prediction: SIM, + GIE, + MFQ + GIE)."),
 ) -> None:
     """Simulate a small LSEC dataset and its null-follow control, train LSEC-LightGCN and LightGCN, compare them
-    (the paper's claim next to its control) and write reports."""
+    (the paper's claim next to its control) and write reports; then DM-GNN (links and tiers) and MMBee (gifts)."""
     import shutil
 
     from lsec.data.formats.validate import dataset_info, format_info
@@ -188,6 +192,14 @@ def demo_command(
         _say(f"DM-GNN: social links and consumption tiers on a small social-commerce simulation -> {data_dir}")
         typer.echo(f"   one seed, short recipe (lsec experiment dmgnn for the full table) -> {exp_dir}")
         typer.echo(dmgnn_table(run_dmgnn_demo(out, runs, seed=seed)))
+
+    if not skip_mmbee:
+        from lsec.cli.demo_mmbee import mmbee_table, run_mmbee_demo
+
+        data_dir, exp_dir = mmbee_folders(out, runs)
+        _say(f"MMBee: gift prediction on a small live-streaming simulation -> {data_dir}")
+        typer.echo(f"   one seed, short recipe (lsec experiment mmbee-table1 for the full table) -> {exp_dir}")
+        typer.echo(mmbee_table(run_mmbee_demo(out, runs, seed=seed)))
 
     if not skip_reports:
         from lsec.analysis.report import write_influence_report, write_runs_report

@@ -28,18 +28,24 @@ def dmgnn_folders(out: Path, runs: Path) -> tuple[Path, Path]:
     return out.with_name(f"{out.name}-dmgnn"), runs / "dmgnn"
 
 
-def dmgnn_table(summary: dict[str, Any]) -> str:
-    """Plain-text table: one row per experiment row (test, all events), one column per :data:`COLUMNS`."""
-    header = ["test, all events", *COLUMNS]
+def summary_table(summary: dict[str, Any], first: str, columns: tuple[str, ...]) -> str:
+    """Plain-text table of an experiment summary: one row per experiment row (the ``all`` group), one column per
+    metric of ``columns`` (``-`` where the row has none); ``first`` heads the label column."""
+    header = [first, *columns]
     body = []
     for label, entry in summary["rows"].items():
         values = entry.get("all", {})
-        body.append([label, *(f"{values[m]['mean']:.4f}" if m in values else "-" for m in COLUMNS)])
+        body.append([label, *(f"{values[m]['mean']:.4f}" if m in values else "-" for m in columns)])
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     return "\n".join(
         "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in [header, *body]
     )
+
+
+def dmgnn_table(summary: dict[str, Any]) -> str:
+    """One row per experiment row (test, all events), one column per :data:`COLUMNS`."""
+    return summary_table(summary, "test, all events", COLUMNS)
 
 
 def run_dmgnn_demo(out: Path, runs: Path, *, scale: float = 0.01, seed: int = 0) -> dict[str, Any]:

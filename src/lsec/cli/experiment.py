@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
             "DM-GNN without decay, link task alone, tier task alone, TGAT, static GNN, plus the popularity / "
             "persistence baselines; link AUC / AP with random and historical negatives, tier macro-F1 / accuracy, "
             "transductive and inductive apart; a dataset without consumption takes --row 'link task alone' --row "
-            "TGAT --row 'static GNN' model.hparams.tasks=[link]) or mmbee-table1 (MMoE, MMoE+GIE, SIM, SIM+GIE, "
+            "TGAT --row 'static GNN' model.hparams.tasks=[link]) or mmbee-table1 (MMoE and SIM, each alone, +MFQ, +GIE, +MFQ+GIE, "
             "plus popularity; gift AUC / UAUC / GAUC on the test day's impressions) or mmbee-table4 (SIM+GIE with "
             "each expansion removed, Θ(-) random tables, h_g(-) no graph feature). The MMBee tables build each "
             "seed's expansion store from the training days' gifts into OUT/stores; --control DATA runs the table "

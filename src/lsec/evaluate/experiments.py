@@ -7,7 +7,7 @@ metrics are the temporal objective's (:mod:`lsec.train.temporal`): link AUC / AP
 historical negatives, tier macro-F1 and accuracy, for all, transductive and inductive test events apart; it
 adds a row *popularity / persistence* (the evaluation's baselines on the same test pairs and queries:
 links scored by the destination's number of earlier events, tiers by the previous window's amount).
-``mmbee-table1`` (MMoE, SIM, each alone and + GIE) and ``mmbee-table4`` (SIM+GIE with each expansion, the
+``mmbee-table1`` (MMoE, SIM, each alone, + MFQ, + GIE and + both) and ``mmbee-table4`` (SIM+GIE with each expansion, the
 pre-trained tables or all graph features removed) report the gift task's AUC / UAUC / GAUC on the test day's
 impressions with a *popularity* row; each seed's expansion store is built from the training days' gifts
 (:mod:`lsec.evaluate.mmbee_tables`). Each (row, seed) run is a normal run folder

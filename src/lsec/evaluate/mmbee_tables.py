@@ -38,9 +38,13 @@ STORE_DEFAULTS: dict[str, Any] = {"k": 20, "epochs": 10, "dim": 64}
 
 TABLE1 = [
     ("MMoE", "mmbee/mmoe"),
+    ("MMoE+MFQ", "mmbee/mmoe-mfq"),
     ("MMoE+GIE", "mmbee/mmoe-gie"),
+    ("MMoE+MFQ+GIE", "mmbee/mmoe-gie-mfq"),
     ("SIM", "mmbee/sim"),
+    ("SIM+MFQ", "mmbee/sim-mfq"),
     ("SIM+GIE", "mmbee/sim-gie"),
+    ("SIM+MFQ+GIE", "mmbee/sim-gie-mfq"),
 ]
 TABLE4 = [
     ("SIM+GIE", "mmbee/sim-gie"),
@@ -48,7 +52,11 @@ TABLE4 = [
     ("Θ(-)", "mmbee/sim-gie@random-theta"),
     ("h_g(-)", "mmbee/sim"),
 ]
-GAPS1 = [("MMoE+GIE", "MMoE", GTR_METRICS), ("SIM+GIE", "SIM", GTR_METRICS)]
+GAPS1 = [
+    (f"{backbone}{added}", backbone, GTR_METRICS)
+    for backbone in ("MMoE", "SIM")
+    for added in ("+GIE", "+MFQ", "+MFQ+GIE")
+]
 GAPS4 = [("SIM+GIE", label, GTR_METRICS) for label, _ in TABLE4[1:]]  # full minus ablated: > 0 where it matters
 
 
