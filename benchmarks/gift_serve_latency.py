@@ -262,39 +262,20 @@ async def drive_post(
     base: str, bodies: list[bytes], clients: int, limit_s: float, latencies: list[float], errors: dict[str, int]
 ) -> float:
     """``clients`` keep-alive connections, each POSTing one request at a time until bodies or time run out."""
-    host, port = base.removeprefix("http://").split(":")
-    next_index = iter(range(len(bodies)))
-    stop_at = time.monotonic() + limit_s
+    from serve_latency import drive_requests
 
-    async def one_client() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            for i in next_index:
-                if time.monotonic() > stop_at:
-                    return
-                t0 = time.perf_counter()
-                head = (
-                    f"POST /v1/gifts/rank HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(bodies[i])}\r\n\r\n"
-                )
-                writer.write(head.encode() + bodies[i])
-                raw = await reader.readuntil(b"\r\n\r\n")
-                lines = raw.decode("latin-1").split("\r\n")
-                status = int(lines[0].split()[1])
-                length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length:"))
-                body = await reader.readexactly(length)
-                if status == 200 and len(json.loads(body)["ranking"]) == CANDIDATES:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    errors[f"status {status}"] = errors.get(f"status {status}", 0) + 1
-        except (OSError, asyncio.IncompleteReadError, ValueError) as err:
-            errors[type(err).__name__] = errors.get(type(err).__name__, 0) + 1
-        finally:
-            writer.close()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(one_client() for _ in range(clients)))
-    return time.perf_counter() - t0
+    host = base.removeprefix("http://").split(":")[0]
+    requests = [
+        (
+            f"POST /v1/gifts/rank HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
+    return await drive_requests(
+        base, requests, lambda body: len(json.loads(body)["ranking"]) == CANDIDATES, clients, limit_s, latencies, errors
+    )
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -352,8 +353,27 @@ async def drive_raw(
 ) -> float:
     """Like :func:`drive` with a minimal HTTP/1.1 keep-alive client on raw asyncio streams: httpx costs about as
     much CPU per request as the server, and the load generator shares the 2 cores with it."""
+    host = base.removeprefix("http://").split(":")[0]
+    requests = [f"GET /v1/users/{u}/items?k=50 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for u in user_ids]
+    return await drive_requests(
+        base, requests, lambda body: len(json.loads(body)["recommendations"]) == 50, clients, limit_s, latencies, errors
+    )
+
+
+async def drive_requests(
+    base: str,
+    requests: list[bytes],
+    accept: Callable[[bytes], bool],
+    clients: int,
+    limit_s: float,
+    latencies: list[float],
+    errors: dict[str, int],
+) -> float:
+    """``clients`` keep-alive connections on raw asyncio streams, each sending the next of ``requests`` (complete
+    HTTP/1.1 requests) one at a time until they or ``limit_s`` run out. A 200 whose body ``accept`` takes adds its
+    latency to ``latencies``; anything else is counted in ``errors``. Returns the wall seconds."""
     host, port = base.removeprefix("http://").split(":")
-    next_index = iter(range(len(user_ids)))
+    next_index = iter(range(len(requests)))
     stop_at = time.monotonic() + limit_s
 
     async def one_client() -> None:
@@ -363,14 +383,13 @@ async def drive_raw(
                 if time.monotonic() > stop_at:
                     return
                 t0 = time.perf_counter()
-                writer.write(f"GET /v1/users/{user_ids[i]}/items?k=50 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                writer.write(requests[i])
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 status = int(lines[0].split()[1])
                 length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length:"))
                 body = await reader.readexactly(length)
-                ok = status == 200 and len(json.loads(body)["recommendations"]) == 50
-                if ok:
+                if status == 200 and accept(body):
                     latencies.append(time.perf_counter() - t0)
                 else:
                     errors[f"status {status}"] = errors.get(f"status {status}", 0) + 1
