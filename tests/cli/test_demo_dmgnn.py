@@ -1,13 +1,15 @@
-"""The DM-GNN part of ``lsec demo``: its table and its output folders (the run itself is timed in benchmarks)."""
+"""The DM-GNN part of ``lsec demo``: its table; the output folders of the DM-GNN and MMBee parts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lsec.cli.demo import _check_outputs
 from lsec.cli.demo_dmgnn import COLUMNS, dmgnn_folders, dmgnn_table
+from lsec.cli.demo_mmbee import mmbee_folders
 from lsec.errors import LsecDataError
 
 
@@ -24,13 +26,19 @@ def test_table_has_one_line_per_row_and_dashes_for_a_missing_task() -> None:
     assert lines[2].split()[3:] == ["0.6123", "-", "-", "-"]
 
 
-def test_foreign_folders_where_the_dmgnn_part_writes_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("folders", "suffix", "marker"),
+    [(dmgnn_folders, "dmgnn", "dmgnn.json"), (mmbee_folders, "mmbee", "mmbee-table1.json")],
+)
+def test_foreign_folders_where_a_demo_part_writes_are_refused(
+    tmp_path: Path, folders: Callable[[Path, Path], tuple[Path, Path]], suffix: str, marker: str
+) -> None:
     out, runs = tmp_path / "demo-data", tmp_path / "demo-runs"
-    data_dir, exp_dir = dmgnn_folders(out, runs)
-    assert data_dir == tmp_path / "demo-data-dmgnn" and exp_dir == runs / "dmgnn"
+    data_dir, exp_dir = folders(out, runs)
+    assert data_dir == tmp_path / f"demo-data-{suffix}" and exp_dir == runs / suffix
     exp_dir.mkdir(parents=True)
     (exp_dir / "notes.txt").write_text("mine")
     with pytest.raises(LsecDataError, match="not empty"):
         _check_outputs(out, runs)
-    (exp_dir / "dmgnn.json").write_text("{}")  # an earlier demo's experiment folder: replaced
+    (exp_dir / marker).write_text("{}")  # an earlier demo's experiment folder: replaced
     _check_outputs(out, runs)
