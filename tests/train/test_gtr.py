@@ -174,3 +174,59 @@ def test_gie_starts_from_the_store_and_is_fine_tuned(dataset, store, tmp_path, n
     trained = torch.load(tmp_path / name / "checkpoints" / "best.pt", weights_only=True)
     assert not torch.equal(trained["gie.theta_user"], torch.from_numpy(np.array(opened.embeddings("user"))))
     assert torch.equal(trained["gie.user_indices"], gie.user_indices.cpu())  # the neighbour lists stay as built
+
+
+def _tiny_gifts(extra_gift: int | None = None):
+    """8 days of impressions of 3 users on 4 streamers (6 / 1 / 1 days); ``extra_gift``: that row turned into a
+    gift."""
+    from lsec.train.gtr import gift_data
+
+    origin = 100 * DAY
+    rng = np.random.default_rng(0)
+    n = 240
+    ts = np.sort(origin + rng.integers(0, 8 * DAY, n))
+    users, streamers = rng.integers(0, 3, n), rng.integers(0, 4, n)
+    label = (rng.random(n) < 0.3).astype(np.int8)
+    if extra_gift is not None:
+        label[extra_gift] = 1
+    return gift_data(
+        users=users, streamers=streamers, ts=ts, label=label, amount=label * 10.0,
+        streamer_category=np.array([0, 1, 0, 1]), num_users=3, time_origin=origin,
+    )  # fmt: skip
+
+
+def test_held_out_impressions_see_the_training_days_gifts_only():
+    """A gift planted inside the test (or validation) day changes no feature of any held-out impression: their
+    sequences are frozen at the end of the training days (lsec.train.gtr docstring); training rows stay causal."""
+    from lsec.nn.models.mmbee.gtr import GtrModel
+    from lsec.train.gtr import GtrObjective
+
+    base = _tiny_gifts()
+    assert base.train_end == 100 * DAY + 6 * DAY
+    features = {}
+    for fold in ("test", "valid"):
+        rows = base.indices(fold)
+        # a non-gift held-out impression with a later held-out impression of the same user after it
+        planted = next(
+            r for r in rows if base.labels["gift"][r] == 0 and (base.users[rows] == base.users[r])[rows > r].any()
+        )
+        planted_data = _tiny_gifts(extra_gift=int(planted))
+        for data in (base, planted_data):
+            model = GtrModel(3, 4, 2, embedding_dim=4, k=2, num_heads=1, hidden=(4,))
+            objective = GtrObjective(model, data, lr=0.01, batch_size=16, seed=0, max_history=64)
+            features[data is base] = {k: v.numpy() for k, v in objective.inputs(base.indices(fold)).items()}
+        assert features[True].keys() == features[False].keys()
+        for name in features[True]:
+            assert np.array_equal(features[True][name], features[False][name]), (fold, name)
+        # and no held-out sequence holds a gift at or after the end of the training days
+        seq = histories(base, base.users[rows], base.ts[rows], 64, 16, base.history_until(rows))
+        assert seq["history_valid"].any()
+    # training impressions keep the causal sequence: a later training gift is seen by the next training row
+    train = base.indices("train")
+    causal = histories(base, base.users[train], base.ts[train], 64, 16, base.history_until(train))
+    online = histories(base, base.users[train], base.ts[train], 64, 16)
+    assert all(np.array_equal(causal[k], online[k]) for k in causal)
+    test = base.indices("test")
+    online = histories(base, base.users[test], base.ts[test], 64, 16)
+    frozen = histories(base, base.users[test], base.ts[test], 64, 16, base.history_until(test))
+    assert online["history_valid"].sum() > frozen["history_valid"].sum()  # the online sequence saw test gifts

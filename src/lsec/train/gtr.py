@@ -11,9 +11,16 @@ preset (8 days) gives 6 / 1 / 1: the paper's 7 + 1 days with one training day he
 
 **Behaviour sequence** of an impression at time ``t``: the user's gifts (positive impressions) with
 ``ts < t`` strictly, most recent first, at most ``max_history`` of them, each ``(streamer, category, gap
-bucket)`` with ``bucket = min(floor(log2(1 + (t - ts) / 60 s)), num_gap_buckets - 1)``. It is causal: a
-validation or test impression sees every gift before it, including earlier gifts of its own fold (what the
-online model knows at that moment), never one at or after its own time.
+bucket)`` with ``bucket = min(floor(log2(1 + (t - ts) / 60 s)), num_gap_buckets - 1)``. A training impression
+sees every earlier gift; a validation or test impression sees only the gifts of the training days
+(``ts < GiftData.train_end``), frozen at the end of training, exactly what a model served at the end of
+training (and its expansion store, built from the same gifts) knows. Every gift-derived input of a held-out
+impression (sequence, its length, the gap buckets' gifts) is therefore independent of the labels of its own
+fold. Why: with the sequences updated online inside the test day, a user's K gifts of that day are, in random
+order, each preceded by (K - 1) / 2 of the others on average and a non-gift by K / 2, so "fewer gifts in the
+history" alone ranks a user's gifts first (UAUC ~0.75 with *no* label information: benchmarks/README.md,
+Tables 1 and 4); per-user AUC rewards that artifact. The paper (MMBee section 6.1.1) trains on 7 days and
+tests on the following day without saying that sequences update inside it; its GIE store updates once a day.
 
 **Tasks and loss.** ``gift`` (the label) and, for multi-task backbones, ``big_gift``: a gift whose amount is
 at least the median amount of the training gifts (the simulator has no click / watch label, so the second
@@ -88,6 +95,15 @@ class GiftData:
     days: dict[str, list[int]]
     big_gift_threshold: float
     segments: np.ndarray | None = None  # (N,) segment row of each impression (MFQ's content)
+    train_end: int | None = None  # first second after the training days; None: sequences causal everywhere
+
+    def history_until(self, rows: np.ndarray) -> np.ndarray:
+        """(n,) exclusive end of the gifts impressions ``rows`` may see: their own ``ts`` for training
+        impressions, :attr:`train_end` for validation and test ones (module docstring)."""
+        ts = self.ts[rows]
+        if self.train_end is None:
+            return ts
+        return np.where(self.fold[rows] == 0, ts, np.minimum(ts, np.int64(self.train_end)))
 
     def indices(self, fold: str) -> np.ndarray:
         return np.flatnonzero(self.fold == FOLDS.index(fold))
@@ -113,6 +129,14 @@ def time_folds(ts: np.ndarray, time_origin: int) -> tuple[np.ndarray, dict[str, 
         "test": [n_train + n_valid, count],
     }  # [start, end) counted from the first day
     return fold, days
+
+
+def training_end(ts: np.ndarray, time_origin: int) -> int:
+    """The first second after the training days of :func:`time_folds` (a gift before it is a training gift)."""
+    ts = np.asarray(ts, np.int64)
+    _, days = time_folds(ts, time_origin)
+    first = (int(ts.min()) - int(time_origin)) // DAY
+    return int(time_origin) + (first + days["train"][1]) * DAY
 
 
 def gift_data(
@@ -153,6 +177,7 @@ def gift_data(
         days=days,
         big_gift_threshold=threshold,
         segments=None if segments is None else np.asarray(segments, np.int64),
+        train_end=training_end(ts, time_origin),
     )
 
 
@@ -162,16 +187,23 @@ def gap_buckets(gaps: np.ndarray, num_buckets: int) -> np.ndarray:
 
 
 def histories(
-    data: GiftData, users: np.ndarray, ts: np.ndarray, max_history: int, num_gap_buckets: int
+    data: GiftData,
+    users: np.ndarray,
+    ts: np.ndarray,
+    max_history: int,
+    num_gap_buckets: int,
+    until: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The behaviour sequences of impressions ``(users, ts)``: gifts strictly before ``ts``, most recent first.
+    """The behaviour sequences of impressions ``(users, ts)``: gifts strictly before ``until`` (default ``ts``),
+    most recent first; gaps are measured from ``ts``.
 
-    Shapes: users, ts (B,) -> history_streamers, history_categories, history_gaps (B, L) int64 (0 on padding),
-    history_valid (B, L) bool, L = max_history.
+    Shapes: users, ts, until (B,) -> history_streamers, history_categories, history_gaps (B, L) int64 (0 on
+    padding), history_valid (B, L) bool, L = max_history.
     """
     users, ts = np.asarray(users, np.int64), np.asarray(ts, np.int64)
+    cut = ts if until is None else np.minimum(np.asarray(until, np.int64), ts)
     start = np.searchsorted(data.gift_keys, users << 32, side="left")  # the user's first gift
-    end = np.searchsorted(data.gift_keys, (users << 32) | ts, side="left")  # first gift at or after ts
+    end = np.searchsorted(data.gift_keys, (users << 32) | cut, side="left")  # first gift at or after the cut
     count = np.minimum(end - start, max_history)  # (B,)
     offsets = np.arange(max_history)  # (L,)
     valid = offsets[None, :] < count[:, None]  # (B, L)
@@ -261,7 +293,11 @@ class GtrObjective:
         """Model inputs of impressions ``rows`` (ids and behaviour sequences) on the objective's device."""
         d = self.data
         arrays = {"users": d.users[rows], "streamers": d.streamers[rows], "categories": d.categories[rows]}
-        arrays.update(histories(d, d.users[rows], d.ts[rows], self.max_history, self.model.gap.num_embeddings))
+        arrays.update(
+            histories(
+                d, d.users[rows], d.ts[rows], self.max_history, self.model.gap.num_embeddings, d.history_until(rows)
+            )
+        )
         mfq = self.model.mfq
         if mfq is not None:
             assert self.content is not None and d.segments is not None
