@@ -7,6 +7,8 @@ there at all. Data: ``simulate_lsec("lsec-small", scale, influence, seed, model=
 (train days 0-29, test days 40-49). Each test user with a training purchase (at most ``--users``) gets its test
 purchases plus ``--negatives`` uniform items it never bought; every figure is the mean per-user AUC:
 
+``--version 3`` starts from simulator v3's knobs (its niche count scaled with ``--scale``) instead of v2's.
+
 * ``pop``: training purchases of the item (what every trained model must beat);
 * ``oracle``: the generative probability of the purchase (organic share from the user's true topics and the
   items' true popularity, plus the through-streamer share from the true follow and sell graphs): the ceiling;
@@ -76,12 +78,13 @@ def per_user_auc(score: np.ndarray, label: np.ndarray, tie_break: np.ndarray) ->
 
 def probe(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
-    model = dataclasses.replace(simulator.LsecModel(), **json.loads(args.model))
+    target = simulator._check_arguments("lsec-small", args.scale, args.influence, args.seed, None, 20)
+    base = simulator.model_for(simulator.check_version(args.version), target.num_items)
+    model = dataclasses.replace(base, **json.loads(args.model))
     graph = simulator.simulate_lsec(
         "lsec-small", scale=args.scale, influence=args.influence, seed=args.seed, model=model
     )
     # The latent nodes are the first stage of the generator, drawn from the first spawned stream: redraw them.
-    target = simulator._check_arguments("lsec-small", args.scale, args.influence, args.seed, None, 20)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(args.seed).spawn(6)]
     nodes = simulator._latent_nodes(target, model, streams[0])
     u, i, n = graph.num_users, graph.num_items, graph.num_streamers
@@ -142,6 +145,7 @@ def probe(args: argparse.Namespace) -> dict:
     return {
         "args": {k: v for k, v in vars(args).items() if k not in ("results", "implicit_python")},
         "model": json.loads(args.model),
+        "num_topics": model.num_topics,
         "users": int(len(users)),
         "train_buys_per_user": round(buys.nnz / u, 2),
         "top1pct_item_share": round(float(counts[: max(1, i // 100)].sum() / counts.sum()), 3),
@@ -157,6 +161,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--model", default="{}", help="JSON of LsecModel fields to change, e.g. '{\"num_topics\": 64}'."
+    )
+    parser.add_argument(
+        "--version", default="2", help="Simulator version whose knobs --model changes (2 or 3; v3 scales its niches)."
     )
     parser.add_argument("--users", type=int, default=3000)
     parser.add_argument("--negatives", type=int, default=100)

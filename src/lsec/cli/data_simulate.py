@@ -18,6 +18,8 @@ Users, items and streamers get latent topics and heavy-tailed popularity / activ
 
 At --scale 1 the node counts equal Tables 1-2 (lsec-small: 29,422 users, 31,630 items, 4,633 streamers; lsec-large: 202,850 / 109,502 / 7,395) and the buy / follow / sell edge counts match them within 1 %. --scale S multiplies node counts by S and edge counts by S**(1 + G), G = --degree-exponent (default 0.5): mean degrees are the tables' times S**G (G = 0 keeps the mean degrees, G = 1 the densities).
 
+--version 3 (simulator v3) keeps the counts and the story but gives every ~247 items, ~230 users and ~36 streamers one niche at any --scale (128 niches at --scale 1), with 95 % of organic purchases in the user's primary niche: data that collaborative filtering can learn, as the real data is. The default stays 2 (same seed, same bytes as before).
+
 Timestamps cover 50 days from 2020-12-01 00:00 UTC. --null follow|sell shuffles the streamer endpoint of that relation (degrees kept, information gone): the control for the streamers' influence tests. Same --seed, same dataset.
 
 Gifting presets (MMBee): --preset kuailive (23,772 users, 452,621 streamers, 21 days) or mmbee (20,000 users, 8,000 streamers, 7 + 1 days) simulate live rooms cut into 30-second segments, impressions (events/impressions.parquet: user, streamer, segment, ts, label, amount), gift edges (weight = amount) and segment features per modality (features/segment__{visual,speech,comment}.npy, segments x 3 frames x 16, float16). Both are calibrated to MMBee's 0.32 streamers gifted per user and 0.03 % positive impressions; every positive and 1.2 % of the negatives are written (meta.json "simulation" has the full-stream counts). --null graph makes a user's gift history uninformative; --null content shuffles the features across segments. --influence, --sales-threshold and --degree-exponent apply to the LSEC presets only.
@@ -94,6 +96,12 @@ def simulate_command(
         help="Mean degrees are the tables' times scale**this: 0 keeps the mean degrees (dense at small scales), "
         "1 keeps the densities. No effect at --scale 1.",
     ),
+    version: str = typer.Option(
+        "2",
+        "--version",
+        help="LSEC presets: simulator version, 2 (default) or 3 (niches of ~250 items at every --scale and sharper "
+        "interests, so collaborative filtering can learn them; benchmarks/README.md 'Simulator v3').",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
     progress: Optional[bool] = typer.Option(
         None, "--progress/--no-progress", help="Show a progress bar (default: when stderr is a terminal)."
@@ -101,7 +109,7 @@ def simulate_command(
 ) -> None:
     from lsec.cli import fail
     from lsec.data.simulate.gifting import PRESETS as GIFTING_PRESETS
-    from lsec.data.simulate.lsec import simulate_lsec
+    from lsec.data.simulate.lsec import check_version, simulate_lsec
     from lsec.data.simulate.social import PRESETS as SOCIAL_PRESETS
     from lsec.data.store import save
     from lsec.errors import LsecError
@@ -113,6 +121,7 @@ def simulate_command(
         _simulate_social(out, preset, scale, influence, decay, seed, null, force, _progress(progress))
         return
     try:
+        check_version(version)  # before the output folder is touched
         _prepare_out(out, force)
         began = time.perf_counter()
         graph = simulate_lsec(
@@ -124,6 +133,7 @@ def simulate_command(
             sales_threshold=sales_threshold,
             progress=_progress(progress),
             degree_exponent=degree_exponent,
+            version=version,
         )
         save(graph, out)
     except LsecError as err:

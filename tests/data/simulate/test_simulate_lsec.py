@@ -3,13 +3,15 @@ and the streamers' influence as information the buy graph lacks."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from lsec.data.graph import HeteroGraph
 from lsec.data.simulate import PRESETS, permute_relation, simulate_lsec
-from lsec.data.simulate.lsec import DEFAULT_DEGREE_EXPONENT, TIME_ORIGIN
+from lsec.data.simulate.lsec import DEFAULT_DEGREE_EXPONENT, TIME_ORIGIN, LsecModel, model_for
 from lsec.errors import LsecConfigError
 
 SCALE = 0.05
@@ -225,3 +227,49 @@ def test_influence_adds_purchases_the_buy_history_does_not_point_to(small: Heter
     assert real > 1.15
     assert real > no_influence + 0.08
     assert all(abs(v - 1) < 0.07 for v in nulls), nulls
+
+
+# ------------------------------------------------------------------ simulator v3 (issue 12 point 4)
+
+
+def test_v2_stays_the_default_and_v3_is_selectable_by_name() -> None:
+    v2 = simulate_lsec("lsec-small", scale=0.03, seed=0)
+    named = simulate_lsec("lsec-small", scale=0.03, seed=0, version="v2")
+    v3 = simulate_lsec("lsec-small", scale=0.03, seed=0, version="v3")
+    for rel, table in v2.items():
+        assert table.dst.tobytes() == named[rel].dst.tobytes()
+    assert v2.meta == named.meta and v2.meta["simulation"]["model"] == asdict(LsecModel())
+    assert v3.meta["provenance"]["version"] == "3"
+    assert not np.array_equal(v2["buy"].dst, v3["buy"].dst)
+    with pytest.raises(LsecConfigError, match="'version' parameter of simulate_lsec"):
+        simulate_lsec("lsec-small", scale=0.03, version="4")
+
+
+def test_v3_niches_scale_with_the_catalogue() -> None:
+    # ~247 items per niche at every scale: 128 niches at scale 1 (31,630 items), 13 at 0.1, 4 at 0.03, at least 2
+    assert [model_for("3", n).num_topics for n in (31_630, 3_163, 949, 100)] == [128, 13, 4, 2]
+    assert model_for("2", 949) == LsecModel() and model_for("2", 31_630).num_topics == 16
+    graph = simulate_lsec("lsec-small", scale=0.03, seed=0, version="3")
+    assert graph.meta["simulation"]["model"]["num_topics"] == 4
+
+
+@pytest.mark.parametrize(("preset", "scale"), [("lsec-small", 0.03), ("lsec-small", SCALE), ("lsec-large", 0.01)])
+def test_v3_counts_match_the_tables_times_scale(preset: str, scale: float) -> None:
+    graph = simulate_lsec(preset, scale=scale, seed=1, version="3")
+    p = PRESETS[preset]
+    factor = scale ** (1 + DEFAULT_DEGREE_EXPONENT)
+    stats = {r["relation"]: r for r in graph.stats()["relations"]}
+    assert graph.num_nodes["user"] == round(p.num_users * scale)
+    assert stats["buy"]["edges"] == stats["buy"]["unique_pairs"] == round(p.num_buy * factor)
+    assert stats["follow"]["edges"] == round(p.num_follow * factor)
+    assert abs(stats["sell"]["edges"] / (p.num_sell * factor) - 1) < 0.03
+
+
+def test_v3_same_seed_same_bytes() -> None:
+    first = simulate_lsec("lsec-small", scale=0.05, seed=0, version="3")
+    again = simulate_lsec("lsec-small", scale=0.05, seed=0, version="3")
+    for rel, table in first.items():
+        for column in ("src", "dst", "ts"):
+            assert getattr(table, column).tobytes() == getattr(again[rel], column).tobytes()
+    assert first["sell"].weight.tobytes() == again["sell"].weight.tobytes()
+    assert first.meta == again.meta
