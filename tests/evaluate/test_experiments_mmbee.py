@@ -103,3 +103,33 @@ def test_unknown_variant_is_refused(tmp_path, table1):
     out, _ = table1
     with pytest.raises(Exception, match="Unknown store variant 'drop-u2u'"):
         ablated_store(out / "stores" / "seed0" / "full", tmp_path / "x", "drop-u2u", seed=0)
+
+
+def test_finished_runs_are_reused_only_with_the_same_resolved_config(dataset, table1, tmp_path):
+    import shutil
+
+    from lsec.errors import LsecConfigError
+    from lsec.evaluate.mmbee_tables import seed_store
+
+    source, _ = table1
+    out = tmp_path / "t1"
+    shutil.copytree(source, out)  # the fixture's OUT stays as it was for the other tests
+    run = out / "runs" / "mmbee" / "sim" / "seed0"
+    trained = (run / "checkpoints" / "best.pt").stat().st_mtime_ns
+    said: list[str] = []
+    same = dict(repeats=1, rows=["SIM"], store_options=STORE, echo=said.append)
+    run_table("mmbee-table1", dataset, out, overrides=FAST, **same)  # the same recipe: reused, nothing trained
+    assert (run / "checkpoints" / "best.pt").stat().st_mtime_ns == trained
+    assert not any("differs" in line for line in said)
+    said.clear()  # another recipe, nothing to be trained: left out, and said why
+    summary = run_table("mmbee-table1", dataset, out, overrides=[*FAST, "train.lr=0.02"], train_missing=False, **same)
+    assert "SIM" not in summary["rows"]
+    assert any("train.lr: run 0.003 != requested 0.02" in line and "left out" in line for line in said), said
+    said.clear()  # another recipe: retrained with it
+    summary = run_table("mmbee-table1", dataset, out, overrides=[*FAST, "train.lr=0.02"], **same)
+    assert summary["rows"]["SIM"]["seeds"] == 1
+    assert any("train.lr" in line and "retraining" in line for line in said), said
+    assert "lr: 0.02" in (run / "config.yaml").read_text()
+    # a store built with other options is refused, not silently rebuilt under the runs that used it
+    with pytest.raises(LsecConfigError, match="built with"):
+        seed_store(out, dataset, 0, None, {**STORE, "k": 6})

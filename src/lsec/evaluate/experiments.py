@@ -12,7 +12,9 @@ pre-trained tables or all graph features removed) report the gift task's AUC / U
 impressions with a *popularity* row; each seed's expansion store is built from the training days' gifts
 (:mod:`lsec.evaluate.mmbee_tables`). Each (row, seed) run is a normal run folder
 (``OUT/runs/<recipe>/seed<k>``), trained with :func:`lsec.train.trainer.train_run` and evaluated on the test
-candidate lists; a finished run is reused, so an interrupted experiment continues where it stopped.
+candidate lists; a finished run is reused only when its resolved config (``config.yaml``, overrides included)
+equals the requested one, so an interrupted experiment continues where it stopped, and a run of another
+recipe is retrained (said in the log, :func:`config_changes`).
 
 Outputs in ``OUT``: ``<table>.md`` and ``<table>.csv`` (mean and std over seeds per row and metric; std is
 the sample standard deviation, ddof=1) and ``<table>.json`` (every run's raw metrics per user / event group).
@@ -26,15 +28,19 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lsec.errors import LsecConfigError
 from lsec.evaluate import mmbee_tables
+
+if TYPE_CHECKING:
+    from lsec.config import Config
 
 METRICS = ("auc", "mrr", "ndcg@10", "ndcg@50", "recall@10", "recall@50")
 LINK_METRICS = ("link_auc_random", "link_ap_random", "link_auc_historical", "link_ap_historical")
@@ -204,15 +210,27 @@ def run_table(
             run_dir = out / "runs" / recipe / f"seed{seed}"
             result_file = run_dir / "results" / "test.json"
             started = time.perf_counter()
+            gie = table in GTR_TABLES and mmbee_tables.needs_store(path)
+            extra = [f"model.hparams.store={mmbee_tables.store_path(out, seed, store_variant)}"] if gie else []
+            cfg = load_config(path, [*overrides, f"data.dataset={data_dir}", f"train.seed={seed}", *extra])
+            changed = config_changes(cfg, run_dir)
+            if changed:  # a run folder trained with another recipe: never reused
+                shown = "; ".join(changed[:4]) + (f"; ... ({len(changed)} fields)" if len(changed) > 4 else "")
+                if not train_missing:
+                    say(
+                        f"[{done}/{total}] {label} seed {seed}: its config differs from the requested one ({shown}), left out"
+                    )
+                    continue
+                say(
+                    f"[{done}/{total}] {label} seed {seed}: its config differs from the requested one ({shown}): retraining"
+                )
+                shutil.rmtree(run_dir)
             if not result_file.is_file() and not train_missing:
                 say(f"[{done}/{total}] {label} seed {seed}: not finished, left out")
                 continue
             if not result_file.is_file():
-                extra = []
-                if table in GTR_TABLES and mmbee_tables.needs_store(path):  # this seed's store (or a variant)
-                    store = mmbee_tables.seed_store(out, Path(data_dir), seed, store_variant, store_options)
-                    extra.append(f"model.hparams.store={store}")
-                cfg = load_config(path, [*overrides, f"data.dataset={data_dir}", f"train.seed={seed}", *extra])
+                if gie:  # this seed's store (or a variant), built now when missing
+                    mmbee_tables.seed_store(out, Path(data_dir), seed, store_variant, store_options)
                 resume = (run_dir / "run.json").is_file()
                 train_run(cfg, run_dir, resume=resume, show_progress=show_progress)
                 loaded = load_run(run_dir)
@@ -254,6 +272,37 @@ def run_table(
     (out / f"{table}.md").write_text(to_markdown(summary))
     write_csv(summary, out / f"{table}.csv")
     return summary
+
+
+def config_changes(requested: Config, run_dir: Path) -> list[str]:
+    """``"<field>: run <value> != requested <value>"`` for every config field where the run folder's resolved
+    config (``run_dir/config.yaml``, overrides included) differs from ``requested``; empty when they are equal or
+    ``run_dir`` holds no run yet. ``data.dataset`` is compared resolved, as the trainer stores it."""
+    from lsec.config import config_to_dict, load_config
+    from lsec.train.runs import CONFIG_FILE
+
+    file = run_dir / CONFIG_FILE
+    if not file.is_file():
+        return ["no config.yaml in the run folder"] if (run_dir / "run.json").is_file() else []
+    want = config_to_dict(requested)
+    want["data"]["dataset"] = str(Path(want["data"]["dataset"]).resolve())
+    have = config_to_dict(load_config(file))
+    flat_want, flat_have = _flatten(want), _flatten(have)
+    return [
+        f"{key}: run {flat_have.get(key, '(unset)')!r} != requested {flat_want.get(key, '(unset)')!r}"
+        for key in sorted(set(flat_want) | set(flat_have))
+        if flat_want.get(key) != flat_have.get(key)
+    ]
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _train_seconds(run_dir: Path) -> float | None:

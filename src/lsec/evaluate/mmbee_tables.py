@@ -11,16 +11,16 @@ graph-level ablation (section 6.5) of SIM+GIE:
   initialisation (``N(0, 0.1²)``), i.e. no pre-training; the tables are fine-tuned end to end as usual.
 * ``h_g(-)``: "removing all features of graph modeling": the SIM backbone without GIE (the Table 1 row).
 
-**Stores.** Every GIE row of seed ``k`` reads the store ``OUT/stores/seed<k>/full`` built by ``lsec mmbee
-build-store --until train --seed k`` (the gifts of the training days only, so neither ``h_u`` nor ``h_a`` sees
-a validation or test gift); an ablation reads ``OUT/stores/seed<k>/<variant>``, the full store with the ablated
+**Stores.** Every GIE row of seed ``k`` reads the store ``OUT/stores/seed<k>/full`` built as ``lsec mmbee
+build-store --until train --seed k`` builds it (the same function,
+:func:`lsec.serve.store_build.build_dataset_store`): from the gifts of the training days only, so neither ``h_u``
+nor ``h_a`` sees a validation or test gift; an ablation reads ``OUT/stores/seed<k>/<variant>``, the full store with the ablated
 arrays rewritten (:func:`ablated_store`). A recipe ``mmbee/sim-gie@drop-a2u2a`` means: the recipe
 ``mmbee/sim-gie`` on the store variant ``drop-a2u2a``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,6 +73,11 @@ def needs_store(config_path: Path) -> bool:
     return bool(load_config(config_path).model.hparams.get("gie", False))
 
 
+def store_path(out: Path, seed: int, variant: str | None) -> Path:
+    """Where :func:`seed_store` keeps the store of ``seed`` (``variant`` None: the full one)."""
+    return Path(out) / "stores" / f"seed{seed}" / (variant or "full")
+
+
 def seed_store(
     out: Path,
     data_dir: Path,
@@ -80,19 +85,37 @@ def seed_store(
     variant: str | None,
     options: Mapping[str, Any] | None = None,
 ) -> Path:
-    """The store of ``seed`` (built once, from the training days' gifts) or its ``variant``; built if missing."""
+    """The store of ``seed`` (built once, from the training days' gifts) or its ``variant``; built if missing.
+
+    An existing store built with other ``options`` (k, GraphCL epochs, dim) or another seed is refused, not
+    rebuilt: the runs of ``out`` name its path, so replacing it would silently change what they were trained on.
+    """
     folder = out / "stores" / f"seed{seed}"
     full = folder / "full"
-    if not (full / "manifest.json").is_file():
-        from lsec.cli.mmbee import build_store_command
+    settings = {**STORE_DEFAULTS, **dict(options or {})}
+    if (full / "manifest.json").is_file():  # reused only when built with these options (the runs name its path)
+        from lsec.data.expansion_store import ExpansionStore
 
-        settings = {**STORE_DEFAULTS, **dict(options or {})}
-        with contextlib.redirect_stdout(sys.stderr):  # its report goes where the experiment's progress goes
-            build_store_command(
-                data=Path(data_dir), out=full, k=int(settings["k"]), epochs=int(settings["epochs"]), seed=seed,
-                dim=int(settings["dim"]), tau=0.1, nce_weight=1.0, negatives=64, batch_size=1024, lr=0.01,
-                max_users_per_streamer=100, device="cpu", overwrite=True, until="train",
-            )  # fmt: skip
+        manifest = ExpansionStore.open(full).manifest
+        graphcl = manifest.get("provenance", {}).get("graphcl", {})
+        built = {"k": manifest.get("k"), "epochs": graphcl.get("epochs"), "dim": manifest.get("embedding_dim")}
+        wanted = {name: int(settings[name]) for name in built}
+        if built != wanted or graphcl.get("seed") != seed:
+            raise LsecConfigError(
+                f"{full}: the store there was built with {built} (seed {graphcl.get('seed')}), this experiment asks "
+                f"for {wanted} (seed {seed}); choose another --out (its runs were trained on that store)."
+            )
+    else:
+        from lsec.serve.store_build import StoreOptions, build_dataset_store
+
+        build_dataset_store(
+            data_dir,
+            full,
+            StoreOptions(k=int(settings["k"]), epochs=int(settings["epochs"]), dim=int(settings["dim"]), seed=seed),
+            device="cpu",
+            overwrite=True,
+            echo=lambda line: print(line, file=sys.stderr),  # where the experiment's progress goes
+        )
     if variant is None:
         return full
     target = folder / variant
