@@ -27,6 +27,7 @@ from lsec.evaluate.full_sort import dot_scores, full_sort_metrics  # noqa: E402
 from lsec.graph.adjacency import bipartite_adjacency  # noqa: E402
 from lsec.nn.models.lightgcn import LightGCN  # noqa: E402
 from lsec.train.bpr import BPRConfig, train_bpr  # noqa: E402
+from lsec.train.loop import resolve_device  # noqa: E402
 
 TARGET = 0.18
 
@@ -41,6 +42,7 @@ def main() -> None:
         "--hard-candidates", type=int, default=16, help="C > 1: each negative is the hardest of C uniform draws"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (train.device's choices)")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--lr-decay-to", type=float, default=0.1)
     parser.add_argument("--reg", type=float, default=3e-3)
@@ -54,10 +56,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     clock = Clock()
     split, train, test = load_gowalla(args.data_dir)
-    adjacency = bipartite_adjacency(split.train_users, split.train_items, split.num_users, split.num_items)
+    device = resolve_device(args.device)
+    adjacency = bipartite_adjacency(split.train_users, split.train_items, split.num_users, split.num_items).to(device)
     load_seconds = clock.wall()
     torch.manual_seed(args.seed)
-    model = LightGCN(split.num_users, split.num_items, embedding_dim=64, num_layers=3)
+    model = LightGCN(split.num_users, split.num_items, embedding_dim=64, num_layers=3).to(device)
     config = BPRConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -76,6 +79,8 @@ def main() -> None:
     def evaluate(epoch: int, current: LightGCN) -> dict[str, float]:
         nonlocal eval_wall, eval_cpu, reached
         clock_eval = Clock()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         with torch.no_grad():
             enc = current.encode({"buy": adjacency})
         metrics = full_sort_metrics(dot_scores(enc["buy.user"], enc["buy.item"]), train, test, ks=(20,))
@@ -117,6 +122,7 @@ def main() -> None:
         "eval_wall_seconds_median": sorted(r["eval_wall_s"] for r in evaluations)[len(evaluations) // 2],
         "peak_rss_gib": peak_rss_gib(),
         "threads": torch.get_num_threads(),
+        "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
         "config": vars(args),
         "loss": history.loss,
         "evaluations": evaluations,

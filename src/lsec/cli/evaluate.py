@@ -40,6 +40,9 @@ def evaluate(
         help="candidates (the split's fixed lists), full_sort (every item, training items masked) or auto "
         "(lists when the split has them). Default: the run's eval.protocol.",
     ),
+    device: str = typer.Option(
+        "auto", "--device", help="Where to score: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N."
+    ),
 ) -> None:
     from lsec.errors import LsecError
     from lsec.evaluate.protocols import evaluate_run, format_report, scored_rows
@@ -49,7 +52,7 @@ def evaluate(
         raise LsecError(f"--split must be 'valid' or 'test'. Got {split!r} instead.")
     if protocol is not None and protocol not in ("auto", "candidates", "full_sort"):
         raise LsecError(f"--protocol must be auto, candidates or full_sort. Got {protocol!r} instead.")
-    loaded = load_run(run, dataset=None if data is None else str(data))
+    loaded = load_run(run, dataset=None if data is None else str(data), device=device)
     results, scores = evaluate_run(loaded, split, tasks=task or None, protocol=protocol)
     (run / "results").mkdir(exist_ok=True)
     write_json(run / "results" / f"{split}.json", results)

@@ -43,6 +43,12 @@ def serve(
     batching: bool = typer.Option(
         True, "--batching/--no-batching", help="Score concurrent requests together (one table pass per batch)."
     ),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="Where scores are computed: cpu (numba / numpy kernels), cuda, cuda:N, or auto (CUDA when torch sees "
+        "a GPU, else cpu). One worker per GPU: with --device other than cpu, --workers must be 1.",
+    ),
 ) -> None:
     from lsec.errors import LsecError
 
@@ -66,26 +72,39 @@ def serve(
         raise LsecError(f"--workers: expected a positive integer, found {workers}.")
     if watch < 0:
         raise LsecError(f"--watch: expected seconds >= 0, found {watch}.")
+    if device != "cpu":
+        from lsec.train.loop import resolve_device
+
+        device = str(resolve_device(device))  # LsecError when CUDA is asked for and absent
+        if device != "cpu" and workers > 1:
+            raise LsecError(f"--workers {workers} with --device {device}: serve one worker per GPU (--workers 1).")
     if gifts is not None and not is_gift_artifact(gifts):
         raise LsecError(f"--gifts: {gifts} is not a gift artifact (export a GTR run with `lsec export RUN --out DIR`).")
     if is_gift_artifact(source):
         if gifts is not None:
             raise LsecError(f"--gifts: SOURCE {source} is already a gift artifact; pass an LSEC artifact as SOURCE.")
         gifts, source = source, None  # type: ignore[assignment]
-    ranker = None if gifts is None else GiftRanker.load(gifts)
+    ranker = None if gifts is None else GiftRanker.load(gifts, device=device)
     is_artifact = source is not None and (source / MANIFEST).is_file()
     if workers > 1 and source is not None and not is_artifact:
         raise LsecError(f"--workers {workers} needs an artifact folder (lsec export); {source} is not one.")
     if source is None:
         rec = None
     elif is_artifact:  # arrays memory-mapped: every worker (and a swapped-in export) shares the file pages
-        rec = Recommender.load(source, mmap=True, warm_up=workers == 1)
+        rec = Recommender.load(source, mmap=True, warm_up=workers == 1, device=device)
     else:
-        rec = Recommender.open(source)  # a run folder: encoded here, no reload
+        rec = Recommender.open(source, device=device)  # a run folder: encoded here, no reload
     what = f"{rec.model} ({', '.join(rec.tasks)})" if rec is not None else f"gift model {ranker.artifact.model}"  # type: ignore[union-attr]
 
     def make_live() -> Live:
-        live = Live(rec, ranker, batching=batching, artifact_path=source if is_artifact else None, gift_path=gifts)
+        live = Live(
+            rec,
+            ranker,
+            batching=batching,
+            artifact_path=source if is_artifact else None,
+            gift_path=gifts,
+            device=device,
+        )
         live.watch(watch)
         return live
 

@@ -39,12 +39,12 @@ def dot_scores(user_embedding: torch.Tensor, item_embedding: torch.Tensor, *, re
     users_table = user_embedding.detach()
     buffer: list[torch.Tensor] = []
 
-    def score(users: torch.Tensor) -> torch.Tensor:
-        query = users_table[users]
+    def score(users: torch.Tensor) -> torch.Tensor:  # on the embeddings' device (a GPU when trained there)
+        query = users_table[users.to(users_table.device)]
         if not reuse_buffer:
             return query @ items_t
         if not buffer or buffer[0].shape[0] < len(users):
-            buffer[:] = [torch.empty(len(users), items_t.shape[1], dtype=items_t.dtype)]
+            buffer[:] = [torch.empty(len(users), items_t.shape[1], dtype=items_t.dtype, device=items_t.device)]
         return torch.mm(query, items_t, out=buffer[0][: len(users)])
 
     return score
@@ -79,8 +79,8 @@ def full_sort_topk(
             scores = score_block(torch.from_numpy(block))  # (B, num_items)
             if exclude is not None:
                 rows, cols = _block_entries(exclude, block)
-                scores[torch.from_numpy(rows), torch.from_numpy(cols)] = -torch.inf
-            out[start : start + len(block)] = torch.topk(scores, k, dim=1, sorted=True).indices.numpy()
+                scores[torch.from_numpy(rows).to(scores.device), torch.from_numpy(cols).to(scores.device)] = -torch.inf
+            out[start : start + len(block)] = torch.topk(scores, k, dim=1, sorted=True).indices.cpu().numpy()
     return out
 
 
@@ -163,11 +163,11 @@ def model_score_block(model: Any, enc: Mapping[str, torch.Tensor] | None, task: 
         block: ScoreBlock = model.score_block()
         return block
     if model.scoring_kind(task) == "dot":
-        return dot_scores(model.query(task, enc).detach().cpu(), model.target(task, enc).detach().cpu())
+        return dot_scores(model.query(task, enc).detach(), model.target(task, enc).detach())  # where the model is
     device = next(model.parameters()).device
 
     def score(users: torch.Tensor) -> torch.Tensor:
-        return model.score_all(task, enc, users.to(device)).detach().cpu()
+        return model.score_all(task, enc, users.to(device)).detach()
 
     return score
 

@@ -20,6 +20,7 @@ and the backward multiplies by it. Both paths are float32 CSR products (MKL, mul
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -58,6 +59,14 @@ class BipartiteAdjacency:
     @property
     def num_edges(self) -> int:
         return int(self.matrix._nnz())
+
+    def to(self, device: torch.device | str) -> BipartiteAdjacency:
+        """The same adjacency with its matrices on ``device`` (``self`` when they are there already)."""
+        device = torch.device(device)
+        if self.matrix.device == device:
+            return self
+        transpose = None if self.transpose is None else self.transpose.to(device)
+        return dataclasses.replace(self, matrix=self.matrix.to(device), transpose=transpose)
 
 
 def bipartite_adjacency(

@@ -277,7 +277,8 @@ def load_gift_artifact(path: str | os.PathLike[str]) -> GiftArtifact:
 class GiftRanker:
     """Ranks live segments for a user with an exported GTR model (module docstring). Thread-safe for reads."""
 
-    def __init__(self, artifact: GiftArtifact, *, content_cache: int = 100_000) -> None:
+    def __init__(self, artifact: GiftArtifact, *, content_cache: int = 100_000, device: str = "cpu") -> None:
+        """``device``: where the model scores, ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"auto"``."""
         import threading
         from collections import OrderedDict
 
@@ -295,7 +296,10 @@ class GiftRanker:
             self.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in artifact.weights.items()})
         except RuntimeError as err:
             raise LsecError(f"gift artifact: weights do not match the model they describe ({err}).") from None
-        self.model.eval()
+        from lsec.train.loop import resolve_device
+
+        self.device = resolve_device(device)
+        self.model.eval().to(self.device)
         self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
         self.modalities = () if artifact.content is None else artifact.content.modalities
         self.num_segments = 0 if self.model.mfq is None else self.model.mfq.num_segments
@@ -304,8 +308,8 @@ class GiftRanker:
         self._cache_lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> GiftRanker:
-        return cls(load_gift_artifact(path))
+    def load(cls, path: str | os.PathLike[str], *, device: str = "cpu") -> GiftRanker:
+        return cls(load_gift_artifact(path), device=device)
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -408,11 +412,11 @@ class GiftRanker:
                     output[i] = cached
                     self._cache.move_to_end(segment)
         if compute:
-            part = {"streamers": torch.from_numpy(streamers[compute])}
+            part = {"streamers": torch.from_numpy(streamers[compute]).to(self.device)}
             fresh = self._content([candidates[i] for i in compute])
-            part.update({k: torch.from_numpy(v) for k, v in fresh.items()})
+            part.update({k: torch.from_numpy(v).to(self.device) for k, v in fresh.items()})
             with torch.inference_mode():
-                output[compute] = self.model.content(part).numpy()
+                output[compute] = self.model.content(part).cpu().numpy()
             with self._cache_lock:
                 for i in compute:
                     if segments[i] >= 0:
@@ -446,9 +450,9 @@ class GiftRanker:
         """The model's logits of the ``task`` (default: the first) for a :meth:`batch`."""
         import torch
 
-        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.device) for k, v in batch.items()}
         with torch.inference_mode():
-            out: np.ndarray = self.model(tensors)[task or self.tasks[0]].numpy()
+            out: np.ndarray = self.model(tensors)[task or self.tasks[0]].cpu().numpy()
         return out
 
     def rank(self, user_id: str, candidates: Sequence[Candidate], *, ts: int | None = None) -> GiftRanking:

@@ -61,10 +61,13 @@ class Live:
         batching: bool = True,
         artifact_path: str | os.PathLike[str] | None = None,
         gift_path: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
     ) -> None:
+        """``device``: where a swapped-in artifact scores (as the first one: ``lsec serve --device``)."""
         if recommender is None and gifts is None:
             raise LsecError("nothing to serve (give a recommender, a gift ranker or both).")
         self.batching = batching
+        self.device = device
         self.paths = {name: Path(p) for name, p in (("artifact", artifact_path), ("gifts", gift_path)) if p is not None}
         self._lock = threading.Lock()
         self._keys = self._fingerprint()
@@ -110,9 +113,9 @@ class Live:
             recommender = old.recommender
             gifts = old.gifts
             if "artifact" in keys:
-                recommender = Recommender.load(keys["artifact"][0], mmap=True)
+                recommender = Recommender.load(keys["artifact"][0], mmap=True, device=self.device)
             if "gifts" in keys:
-                gifts = GiftRanker.load(keys["gifts"][0])
+                gifts = GiftRanker.load(keys["gifts"][0], device=self.device)
             sources = {name: key[0] for name, key in keys.items()}
             self.current = Served(recommender, gifts, self._batcher(recommender), old.generation + 1, sources)
             self._keys = keys

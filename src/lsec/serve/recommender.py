@@ -76,47 +76,75 @@ class Recommendation:
 class Recommender:
     """Serves an :class:`~lsec.serve.artifact.Artifact` by external ids. Thread-safe (read-only arrays)."""
 
-    def __init__(self, artifact: Artifact, *, kernel: str = "auto", warm_up: bool = False) -> None:
+    def __init__(self, artifact: Artifact, *, kernel: str = "auto", warm_up: bool = False, device: str = "cpu") -> None:
         """``kernel``: ``"numba"`` (fused kernel, raises if numba is unusable), ``"numpy"`` or ``"auto"`` (numba
         when it imports, else numpy; ``LSEC_KERNEL=numpy`` forces numpy). ``warm_up`` compiles (or loads from
-        the on-disk cache) the numba kernels now, so the first request is not slow."""
+        the on-disk cache) the numba kernels now, so the first request is not slow. ``device``: ``"cpu"``
+        (default: the kernels above), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when torch sees a GPU); on a
+        GPU the logits are computed by torch there (:mod:`lsec.serve.device_scoring`) and ``kernel`` is
+        ``"torch"``."""
         if kernel not in KERNELS:
             raise ValueError(f"The 'kernel' parameter of Recommender must be one of {KERNELS}. Got {kernel!r} instead.")
         self.artifact = artifact
+        self.device = "cpu"
+        self._device_scorer: Any = None
+        if device != "cpu":
+            from lsec.train.loop import resolve_device
+
+            resolved = resolve_device(device)
+            if resolved.type != "cpu":
+                from lsec.serve.device_scoring import DeviceScorer
+
+                self.device = str(resolved)
+                self._device_scorer = DeviceScorer(resolved)
         self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
         if kernel == "numba" and not kernels.available():
             raise LsecError(f"kernel 'numba' requested but unavailable: {kernels.unavailable_reason()}")
         if kernel == "auto" and os.environ.get("LSEC_KERNEL", "").lower() == "numpy":
             kernel = "numpy"
         self.kernel = "numba" if kernel != "numpy" and kernels.available() else "numpy"
+        if self._device_scorer is not None:
+            self.kernel = "torch"
         if warm_up and self.kernel == "numba":
             kernels.warm_up()
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, kernel: str = "auto", warm_up: bool = True, mmap: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        kernel: str = "auto",
+        warm_up: bool = True,
+        mmap: bool = False,
+        device: str = "cpu",
     ) -> Recommender:
         """Open an artifact folder written by ``lsec export`` (numpy, plus numba for the fused kernel).
 
         ``mmap``: arrays mapped read-only from the files, shared by every process serving the folder."""
-        return cls(load_artifact(path, mmap=mmap), kernel=kernel, warm_up=warm_up)
+        return cls(load_artifact(path, mmap=mmap), kernel=kernel, warm_up=warm_up, device=device)
 
     @classmethod
     def from_run(
-        cls, run_dir: str | os.PathLike[str], *, checkpoint: str = "best", kernel: str = "auto", warm_up: bool = True
+        cls,
+        run_dir: str | os.PathLike[str],
+        *,
+        checkpoint: str = "best",
+        kernel: str = "auto",
+        warm_up: bool = True,
+        device: str = "cpu",
     ) -> Recommender:
         """Open a training run folder (best weights), encode once and precompute the same tables as export."""
-        return cls(artifact_from_run(run_dir, checkpoint=checkpoint), kernel=kernel, warm_up=warm_up)
+        return cls(artifact_from_run(run_dir, checkpoint=checkpoint), kernel=kernel, warm_up=warm_up, device=device)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Recommender:
+    def open(cls, path: str | os.PathLike[str], *, device: str = "cpu") -> Recommender:
         """An artifact folder (``artifact.json``) or a run folder (``run.json``), whichever ``path`` is."""
         root = Path(path)
         if (root / MANIFEST).is_file():
-            return cls.load(root)
+            return cls.load(root, device=device)
         if (root / "run.json").is_file():
-            return cls.from_run(root)
+            return cls.from_run(root, device=device)
         raise LsecError(
             f"{root}: neither a serving artifact ({MANIFEST}) nor a run folder (run.json); "
             "train with `lsec train` and export with `lsec export RUN --out DIR`."
@@ -297,6 +325,8 @@ class Recommender:
         return [(names[idx].tolist(), vals.tolist()) for idx, vals in ranked]
 
     def _score(self, tables: TaskTables, query_part: np.ndarray) -> np.ndarray:
+        if self._device_scorer is not None:
+            return self._device_scorer.scores(tables.kind, tables.target_part, query_part, tables.rest)  # type: ignore[no-any-return]
         if tables.kind == "dot":
             return dot_scores(query_part, tables.target_part)
         assert tables.rest is not None

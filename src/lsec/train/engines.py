@@ -113,12 +113,7 @@ class FullSortData:
         return csr(self.train_users, self.train_items, (self.num_users, self.num_items))
 
     def adjacency(self, device: torch.device) -> Any:
-        adjacency = bipartite_adjacency(self.train_users, self.train_items, self.num_users, self.num_items)
-        if device.type != "cpu":
-            import dataclasses
-
-            adjacency = dataclasses.replace(adjacency, matrix=adjacency.matrix.to(device))
-        return adjacency
+        return bipartite_adjacency(self.train_users, self.train_items, self.num_users, self.num_items).to(device)
 
 
 def full_sort_data(split: Any, cfg: Config) -> FullSortData:

@@ -25,7 +25,14 @@ from lsec.metrics.grouped import task_metrics
 METRICS = ("auc", "uauc", "gauc")
 
 
-def load_gtr_run(root: Path, cfg: Config, info: dict[str, Any], state: dict[str, torch.Tensor], dataset: str) -> Any:
+def load_gtr_run(
+    root: Path,
+    cfg: Config,
+    info: dict[str, Any],
+    state: dict[str, torch.Tensor],
+    dataset: str,
+    device: torch.device | None = None,
+) -> Any:
     """A :class:`~lsec.train.runs.LoadedRun` of a GTR run: ``model`` the :class:`GtrModel` with the checkpoint's
     weights in eval mode, ``split`` its :class:`~lsec.train.gtr.GtrObjective` (impressions, folds, labels).
 
@@ -38,9 +45,9 @@ def load_gtr_run(root: Path, cfg: Config, info: dict[str, Any], state: dict[str,
     cfg = dataclasses.replace(
         cfg,
         data=dataclasses.replace(cfg.data, dataset=str(dataset)),
-        train=dataclasses.replace(cfg.train, validate=False, device="cpu"),  # no baselines at load; scores on CPU
+        train=dataclasses.replace(cfg.train, validate=False),  # no baselines at load
     )
-    objective, _ = gtr_objective(cfg, torch.device("cpu"))
+    objective, _ = gtr_objective(cfg, device or torch.device("cpu"))
     try:
         objective.model.load_state_dict(state)
     except RuntimeError as err:

@@ -132,7 +132,7 @@ class LsecObjective:
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device)
         self.split = split
-        self.graphs = {k: _to_device(g, self.device) for k, g in graphs.items()}
+        self.graphs = {k: g.to(self.device) for k, g in graphs.items()}
         self.config = config
         self.timer = StepTimer()
         train_graph = split.train_graph()
@@ -200,7 +200,7 @@ class LsecObjective:
                 graphs = dict(graphs)
                 for data, users, targets, _ in drawn:
                     if data.task in self.exclusions:  # the batch's own positives leave the graph it sees
-                        graphs[data.task] = _to_device(self.exclusions[data.task].without(users, targets), self.device)
+                        graphs[data.task] = self.exclusions[data.task].without(users, targets).to(self.device)
             enc = self.model.encode(graphs)
         loss = torch.zeros((), device=self.device)
         for data, users, targets, negatives in drawn:
@@ -276,12 +276,3 @@ def mean_of_six(metrics: dict[str, float], ks: tuple[int, ...]) -> float:
     """The authors' early-stopping score: mean of auc, mrr, ndcg@k and recall@k (k in ``eval.ks``: 10, 50)."""
     names = ["auc", "mrr", *(f"ndcg@{k}" for k in ks), *(f"recall@{k}" for k in ks)]
     return float(np.mean([metrics[n] for n in names]))
-
-
-def _to_device(graph: BipartiteAdjacency, device: torch.device) -> BipartiteAdjacency:
-    if device.type == "cpu":
-        return graph
-    import dataclasses
-
-    transpose = None if graph.transpose is None else graph.transpose.to(device)
-    return dataclasses.replace(graph, matrix=graph.matrix.to(device), transpose=transpose)

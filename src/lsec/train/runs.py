@@ -187,15 +187,27 @@ class LoadedRun:
         return self._encoded
 
 
-def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best", dataset: str | None = None) -> LoadedRun:
+def load_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    checkpoint: str = "best",
+    dataset: str | None = None,
+    device: str | torch.device = "cpu",
+) -> LoadedRun:
     """Open a run folder: config, split, training graphs and the model with ``checkpoint`` weights.
 
     Args:
         run_dir: a folder written by ``lsec train``.
         checkpoint: ``"best"`` (default) or ``"last"``.
         dataset: use this dataset folder instead of the one recorded in ``run.json`` (moved data).
+        device: where the model and graphs are put for scoring: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or
+            ``"auto"`` (CUDA when torch sees a GPU), as ``train.device``. A closed-form (GF-CF) run always scores
+            on the CPU.
     """
     from lsec.data.split import load_split
+    from lsec.train.loop import resolve_device
+
+    device = resolve_device(device) if isinstance(device, str) else device
 
     root = Path(run_dir)
     info = read_run_info(root)
@@ -206,11 +218,15 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best", datas
     if info.get("engine") == "temporal":  # DM-GNN: social events, no split (lsec.train.temporal)
         from lsec.train.temporal_runs import load_temporal_run
 
-        return load_temporal_run(root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir))  # type: ignore[no-any-return]
+        return load_temporal_run(  # type: ignore[no-any-return]
+            root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir), device=device
+        )
     if info.get("engine") == "gtr":  # MMBee gift models: impressions, own time split (lsec.train.gtr)
         from lsec.train.gtr_runs import load_gtr_run
 
-        return load_gtr_run(root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir))  # type: ignore[no-any-return]
+        return load_gtr_run(  # type: ignore[no-any-return]
+            root, cfg, info, load_checkpoint_state(root, checkpoint), str(dataset_dir), device=device
+        )
     split = load_split(dataset_dir, name=info.get("split") or cfg.data.split)
     state = load_checkpoint_state(root, checkpoint)
     if info.get("engine") == "closed_form":
@@ -231,13 +247,14 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best", datas
             f"{path}: checkpoint does not match model {cfg.model.name!r} of {root / CONFIG_FILE} on this dataset "
             f"(expected the parameters that config builds; {first})."
         ) from None
-    model.eval()
+    model.eval().to(device)
     graphs = build_graphs(
         split.train_graph(),
         model.relations,
         self_loops=uses_self_loops(model, cfg.model.name),
         sell_min_weight=cfg.data.sell_min_weight,
     )
+    graphs = {name: graph.to(device) for name, graph in graphs.items()}
     return LoadedRun(run_dir=root, config=cfg, info=info, model=model, split=split, graphs=graphs)
 
 

@@ -16,7 +16,12 @@ from lsec.train.temporal import TemporalTask, _clean, build_dmgnn, temporal_task
 
 # ------------------------------------------------------------------------------------------------ runs
 def load_temporal_run(
-    root: Path, cfg: Config, info: dict[str, Any], state: dict[str, torch.Tensor], dataset: str
+    root: Path,
+    cfg: Config,
+    info: dict[str, Any],
+    state: dict[str, torch.Tensor],
+    dataset: str,
+    device: torch.device | None = None,
 ) -> Any:
     """A :class:`~lsec.train.runs.LoadedRun` of a temporal run: ``model`` a :class:`DMGNN` in eval mode,
     ``split`` its :class:`TemporalTask` (the tier rule is re-fitted from the training fold: deterministic)."""
@@ -31,7 +36,7 @@ def load_temporal_run(
         raise LsecError(
             f"{root}: checkpoint does not match model {cfg.model.name!r} of its config on this dataset ({err})."
         ) from None
-    model.eval()
+    model.eval().to(device or torch.device("cpu"))
     return LoadedRun(run_dir=root, config=cfg, info=info, model=model, split=task, graphs={})  # type: ignore[arg-type]
 
 
