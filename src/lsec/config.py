@@ -14,6 +14,7 @@ validates it. Defaults are the LSEC-GNN slides' settings.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -118,11 +119,22 @@ class EvalConfig:
     batch_size: int = 16_384  # candidate rows scored per forward pass (small blocks stay in cache: faster)
     protocol: str = "auto"  # candidates (fixed lists), full_sort (every item, training items masked), auto
     full_sort_ks: tuple[int, ...] = (20,)  # cut-offs of recall@k / ndcg@k / precision@k in the full-sort protocol
+    # Full sort only (lsec.evaluate.full_sort, "Popularity prior"): users without a training pair are ranked by
+    # popularity; popularity_prior = kappa >= 0 blends popularity into every user's ranking with weight
+    # kappa / (kappa + training degree). Several values: the one with the best validation train.metric is chosen
+    # after training (recorded in run.json as popularity_prior); without validation the first value is used.
+    cold_fallback: bool = True
+    popularity_prior: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
         if self.protocol not in ("auto", "candidates", "full_sort"):
             raise LsecConfigError(
                 f"eval.protocol must be auto, candidates or full_sort. Got {self.protocol!r} instead."
+            )
+        if not self.popularity_prior or not all(math.isfinite(k) and k >= 0 for k in self.popularity_prior):
+            raise LsecConfigError(
+                f"eval.popularity_prior must be a non-empty list of finite numbers >= 0 (0: no blend). "
+                f"Got {list(self.popularity_prior)} instead."
             )
 
 

@@ -12,7 +12,7 @@ import torch
 from lsec.config import load_config
 from lsec.data.formats.lightgcn_txt import import_lightgcn_txt
 from lsec.errors import LsecError
-from lsec.evaluate.full_sort import dot_scores, full_sort_metrics
+from lsec.evaluate.full_sort import dot_scores, full_sort_metrics, with_popularity_prior
 from lsec.evaluate.protocols import evaluate_run
 from lsec.graph.adjacency import bipartite_adjacency
 from lsec.nn.models.gfcf import GFCF
@@ -170,6 +170,41 @@ def test_foreign_run_format_and_mismatched_checkpoint_are_clear_errors(given: Pa
     (tmp_path / "m" / "checkpoints" / "best.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(LsecError, match=r"best.pt: not a readable checkpoint"):
         load_run(tmp_path / "m")
+
+
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("mf-bpr", (*FAST, "train.epochs=2", "train.num_threads=1")),
+        ("gf-cf", ("model.hparams.k=16", "train.validate=true")),
+    ],
+)
+def test_popularity_prior_is_chosen_on_validation_and_used_by_evaluate(
+    given: Path, tmp_path: Path, name: str, overrides: tuple[str, ...]
+) -> None:
+    train_run(cfg(name, given, *overrides, "eval.popularity_prior=[0, 2, 1000]"), tmp_path / "r")
+    prior = json.loads((tmp_path / "r" / "run.json").read_text())["popularity_prior"]
+    table = prior["validation"]
+    assert list(table) == ["0.0", "2.0", "1000.0"] and prior["chosen_on"] == "valid"
+    assert table[str(prior["kappa"])]["recall@20"] == max(m["recall@20"] for m in table.values())
+    run = load_run(tmp_path / "r")
+    results, _ = evaluate_run(run, "test")
+    report = results["tasks"]["buy"]
+    assert report["ranking"] == {
+        "popularity_prior": prior["kappa"], "cold_fallback": True, "users_without_training_pair": 0
+    }  # fmt: skip
+    num_items = run.graph.num_nodes["item"]
+    shape = (run.graph.num_nodes["user"], num_items)
+    train = csr(*distinct_pairs(run.split.edges("buy", "train"), num_items), shape)
+    test = csr(*distinct_pairs(run.split.edges("buy", "test"), num_items), shape)
+    if name == "gf-cf":
+        block = run.model.score_block()
+    else:
+        enc = run.encode()
+        block = dot_scores(enc["buy.user"], enc["buy.item"])
+    want = full_sort_metrics(with_popularity_prior(block, train, prior=prior["kappa"]), train, test, ks=(20,))
+    assert report["all"]["recall@20"] == pytest.approx(want["recall@20"], abs=1e-12)
+    assert report["all"]["ndcg@20"] == pytest.approx(want["ndcg@20"], abs=1e-12)
 
 
 def test_bpr_run_is_served_exactly(given: Path, tmp_path: Path) -> None:

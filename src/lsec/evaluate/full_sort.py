@@ -11,6 +11,15 @@ averaged over the evaluated users. Users are processed in blocks so that memory 
 ``block_size x num_items`` scores whatever the number of users; hits are found by binary search in the
 sorted ``(user, item)`` keys of the held-out set, never with a dense user x item table. Ties in the scores
 are broken by :func:`torch.topk` (continuous model scores almost never tie).
+
+**Popularity prior** (:func:`with_popularity_prior`, config ``eval.cold_fallback`` / ``eval.popularity_prior``):
+a user with no training pair has nothing for a model to rank from (an untrained embedding, an all-zero GF-CF row),
+so by default such a user is ranked by popularity (training-fold interaction counts), as serving's ``popular``
+strategy does. With a prior weight ``kappa > 0`` every user's ranking blends the two by the user's training degree
+``d``: ``score = (1 - w) * z_model + w * z_pop`` with ``w = kappa / (kappa + d)``, where ``z_model`` is the user's
+model scores standardised over the catalogue (mean 0, std 1 per user) and ``z_pop`` the item counts standardised
+the same way: a user with few pairs leans on popularity, one with many on the model; ``d = 0`` gives ``w = 1``
+(popularity). ``kappa = 0`` leaves every user with a training pair exactly as the model ranks them.
 """
 
 from __future__ import annotations
@@ -180,3 +189,88 @@ def popularity_block(train: sp.csr_matrix) -> ScoreBlock:
         return counts.expand(len(users), -1).clone()
 
     return score
+
+
+def with_popularity_prior(
+    score_block: ScoreBlock, train: sp.csr_matrix, *, prior: float = 0.0, cold_fallback: bool = True
+) -> ScoreBlock:
+    """``score_block`` with the popularity prior of the module docstring (training degree from ``train``).
+
+    Args:
+        score_block: users -> (B, num_items) model scores.
+        train: (num_users, num_items) CSR of training interactions: a user's degree is its number of stored
+            entries, an item's popularity its column sum (as :func:`popularity_block`).
+        prior: ``kappa >= 0``; 0 blends nothing.
+        cold_fallback: users without a training pair are ranked by popularity (their row becomes the counts).
+            Implied by ``prior > 0`` (``w = 1`` at degree 0).
+
+    Returns:
+        ``score_block`` itself when ``prior == 0`` and not ``cold_fallback`` or when no user is concerned
+        (every user has a training pair and ``prior == 0``: the scores are untouched, bit for bit), else a
+        :data:`ScoreBlock` that writes into the block ``score_block`` returns.
+    """
+    if not prior >= 0 or not np.isfinite(prior):
+        raise ValueError(f"The 'prior' parameter of with_popularity_prior must be a finite number >= 0. Got {prior}.")
+    degree = np.diff(train.indptr)
+    cold = degree == 0
+    if prior == 0 and not (cold_fallback and cold.any()):
+        return score_block
+    counts = torch.from_numpy(np.asarray(train.sum(axis=0)).ravel().astype(np.float32))
+    cold_t = torch.from_numpy(cold)
+    if prior == 0:
+
+        def fallback(users: torch.Tensor) -> torch.Tensor:
+            scores = score_block(users)
+            rows = cold_t[users]
+            if rows.any():
+                scores[rows] = counts.to(scores.dtype)
+            return scores
+
+        return fallback
+    pop_std, pop_mean = torch.std_mean(counts)
+    z_pop = (counts - pop_mean) / pop_std.clamp_min(1e-12)
+    degree_t = torch.from_numpy(degree.astype(np.float32))
+
+    def blended(users: torch.Tensor) -> torch.Tensor:
+        scores = score_block(users)
+        std, mean = torch.std_mean(scores, dim=1, keepdim=True)
+        weight = prior / (prior + degree_t[users])  # (B,), 1 for cold users
+        scores.sub_(mean).div_(std.clamp_min(1e-12)).mul_((1 - weight)[:, None])
+        scores.addr_(weight.to(scores.dtype), z_pop.to(scores.dtype))
+        rows = cold_t[users]
+        if rows.any():  # exactly popularity (no rounding of z_pop's ties away)
+            scores[rows] = counts.to(scores.dtype)
+        return scores
+
+    return blended
+
+
+def choose_popularity_prior(
+    score_block: ScoreBlock,
+    train: sp.csr_matrix,
+    valid: sp.csr_matrix,
+    priors: Sequence[float],
+    *,
+    metric: str = "recall@20",
+    ks: Sequence[int] = (20,),
+    cold_fallback: bool = True,
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """The prior of ``priors`` whose blend scores best on ``valid`` (ties: the first), and every prior's metrics.
+
+    Returns:
+        ``(kappa, {str(kappa): metrics})``; metrics as :func:`full_sort_metrics` without ``num_users``.
+    """
+    if not priors:
+        raise ValueError("The 'priors' parameter of choose_popularity_prior must hold at least one value.")
+    table: dict[str, dict[str, float]] = {}
+    best, best_value = float(priors[0]), -np.inf
+    for prior in priors:
+        block = with_popularity_prior(score_block, train, prior=float(prior), cold_fallback=cold_fallback)
+        metrics = full_sort_metrics(block, train, valid, ks=ks)
+        metrics.pop("num_users", None)
+        table[str(float(prior))] = metrics
+        if metric not in metrics:
+            raise ValueError(f"metric {metric!r} is not a full-sort metric; expected one of {sorted(metrics)}.")
+        if metrics[metric] > best_value:
+            best, best_value = float(prior), metrics[metric]
+    return best, table

@@ -207,8 +207,10 @@ def evaluate_run(
 
 
 def full_sort_run_report(run: Any, task: str, fold: str, enc: Any) -> dict[str, Any]:
-    """Full-sort report ``{"all": metrics, "users": {"all": n}}`` of a run on ``fold`` (training items masked)."""
-    from lsec.evaluate.full_sort import full_sort_metrics, model_score_block
+    """Full-sort report ``{"all": metrics, "users": {"all": n}, "ranking": {...}}`` of a run on ``fold`` (training
+    items masked; ``ranking`` says which popularity prior and cold fallback ranked it, and how many evaluated users
+    have no training pair)."""
+    from lsec.evaluate.full_sort import full_sort_metrics, model_score_block, with_popularity_prior
     from lsec.train.engines import csr, distinct_pairs, fold_summary
 
     if task != "buy":
@@ -224,9 +226,21 @@ def full_sort_run_report(run: Any, task: str, fold: str, enc: Any) -> dict[str, 
             expected=f"a {fold!r} fold with positives",
             found=fold_summary(split, task),
         )
-    metrics = full_sort_metrics(model_score_block(run.model, enc), train, held, ks=tuple(run.config.eval.full_sort_ks))
+    ev = run.config.eval
+    prior = run_popularity_prior(run)
+    block = with_popularity_prior(model_score_block(run.model, enc), train, prior=prior, cold_fallback=ev.cold_fallback)
+    metrics = full_sort_metrics(block, train, held, ks=tuple(ev.full_sort_ks))
     users = int(metrics.pop("num_users"))
-    return {"all": metrics, "users": {"all": users}}
+    cold = int((np.diff(train.indptr)[np.diff(held.indptr) > 0] == 0).sum())
+    ranking = {"popularity_prior": prior, "cold_fallback": ev.cold_fallback, "users_without_training_pair": cold}
+    return {"all": metrics, "users": {"all": users}, "ranking": ranking}
+
+
+def run_popularity_prior(run: Any) -> float:
+    """The popularity prior ``kappa`` a run is ranked with: the one chosen on validation after training
+    (``run.json``'s ``popularity_prior.kappa``), else the first of ``eval.popularity_prior``."""
+    chosen = (run.info.get("popularity_prior") or {}).get("kappa")
+    return float(chosen) if chosen is not None else float(run.config.eval.popularity_prior[0])
 
 
 def scored_rows(run: Any, task: str, fold: str, scores: np.ndarray) -> Any:

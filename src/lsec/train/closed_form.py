@@ -31,6 +31,7 @@ def build_gfcf(cfg: Config) -> GFCF:
 
 def fit_closed_form(cfg: Config, split: Any, root: Path, info: dict[str, Any], say: Callable[[str], None]) -> FitResult:
     """Fit GF-CF on the split's training pairs (a carved validation fold left out), validate, save."""
+    from lsec.evaluate.full_sort import choose_popularity_prior, with_popularity_prior
     from lsec.train.engines import full_sort_data, full_sort_report, popularity_block
     from lsec.train.runs import RUN_FILE, write_json
 
@@ -47,7 +48,19 @@ def fit_closed_form(cfg: Config, split: Any, root: Path, info: dict[str, Any], s
     metrics: dict[str, float] = {}
     info.update(validation=data.validation, train_pairs=len(data.train_users), tasks=["buy"], relations=["buy"])
     if data.valid is not None:
-        metrics = full_sort_report(model.score_block(), train, data.valid, cfg.eval.full_sort_ks)
+        ev = cfg.eval
+        block = with_popularity_prior(
+            model.score_block(), train, prior=ev.popularity_prior[0], cold_fallback=ev.cold_fallback
+        )
+        metrics = full_sort_report(block, train, data.valid, ev.full_sort_ks)
+        if len(ev.popularity_prior) > 1:
+            kappa, table = choose_popularity_prior(
+                model.score_block(), train, data.valid, ev.popularity_prior, metric=cfg.train.metric,
+                ks=ev.full_sort_ks, cold_fallback=ev.cold_fallback,
+            )  # fmt: skip
+            info["popularity_prior"] = {"kappa": kappa, "chosen_on": "valid", "metric": cfg.train.metric,
+                                        "validation": table}  # fmt: skip
+            say(f"popularity prior: kappa {kappa:g} (best validation {cfg.train.metric})")
         info["baselines"] = {
             "popularity": full_sort_report(popularity_block(train), train, data.valid, cfg.eval.full_sort_ks)
         }

@@ -175,6 +175,7 @@ def _train_run(
         return fit_closed_form(cfg, split, root, info, say)
     torch.manual_seed(cfg.train.seed)
     loop, extra = _build_loop(cfg, split, engine, device, root, show_progress, dist)
+    choose_prior = extra.pop("_choose_prior", None)
     if dist is not None and dist.rank > 0:  # rank 0's model is broadcast; dropout masks differ per rank
         torch.manual_seed(cfg.train.seed + 7919 * dist.rank)
     info.update(extra)
@@ -204,6 +205,9 @@ def _train_run(
         steps=result.steps,
         stopped_early=result.stopped_early,
     )
+    if choose_prior is not None and main:
+        info["popularity_prior"] = choose_prior(loop.model)
+        say(f"popularity prior: kappa {info['popularity_prior']['kappa']:g} (best validation {cfg.train.metric})")
     info["warnings"] = _learning_warnings(cfg, info, result)
     for warning in info["warnings"]:
         say(f"warning: {warning}")
@@ -261,6 +265,7 @@ def _build_loop(
 
 
 def _bpr_objective(cfg: Config, split: Any, model: Any, device: torch.device, extra: dict[str, Any]) -> Any:
+    from lsec.evaluate.full_sort import choose_popularity_prior, with_popularity_prior
     from lsec.train.bpr import BPRConfig, BprObjective
     from lsec.train.engines import full_sort_data, full_sort_report, model_score_block, popularity_block
 
@@ -278,10 +283,29 @@ def _bpr_objective(cfg: Config, split: Any, model: Any, device: torch.device, ex
     ks = cfg.eval.full_sort_ks
     graphs = {"buy": adjacency}
 
+    ev = cfg.eval
+
+    def scores_of(current: Any, prior: float) -> Any:
+        block = model_score_block(current, current.encode(graphs))
+        return with_popularity_prior(block, train_matrix, prior=prior, cold_fallback=ev.cold_fallback)
+
     def validator(current: Any) -> dict[str, Any]:
         assert data.valid is not None
-        enc = current.encode(graphs)
-        return {"metrics": full_sort_report(model_score_block(current, enc), train_matrix, data.valid, ks)}
+        return {"metrics": full_sort_report(scores_of(current, ev.popularity_prior[0]), train_matrix, data.valid, ks)}
+
+    if data.valid is not None and len(ev.popularity_prior) > 1:
+
+        def choose(current: Any) -> dict[str, Any]:  # after training, on the best weights
+            assert data.valid is not None
+            with torch.no_grad():
+                block = model_score_block(current, current.encode(graphs))
+            kappa, table = choose_popularity_prior(
+                block, train_matrix, data.valid, ev.popularity_prior, metric=tc.metric, ks=ks,
+                cold_fallback=ev.cold_fallback,
+            )  # fmt: skip
+            return {"kappa": kappa, "chosen_on": "valid", "metric": tc.metric, "validation": table}
+
+        extra["_choose_prior"] = choose
 
     if data.valid is not None:
         extra["baselines"] = {
