@@ -19,6 +19,15 @@ so the baseline is matched unit by unit (same user / same anchor, same activity,
 3. *Streamers connect similar items* (needs buy, sell; baseline: sell rewired). Same design with items:
    anchor item ``i``, partner ``j`` = another item of one of its sellers; value = Jaccard of buyer sets.
 
+Two tests of "real above rewired". ``rewirings=0`` (one rewiring per relation): the sign-flip test of the
+units' paired differences; calibrated with one partner per anchor, anti-conservative with many, since every
+anchor shares the one real graph and the one rewiring. ``rewirings=R > 0`` (graph-level Monte Carlo): the
+statistic (mean value over the fixed sample of units) on the real relation against its values on ``R``
+independent rewirings, one-sided ``p = (1 + #{T_r >= T_real}) / (R + 1)`` (``R >= 199`` reaches p < 0.01);
+each unit's control is its mean over the ``R`` rewirings, and the interval still comes from resampling whole
+units. This one is exact under the null whatever the number of partners, because the real relation is then
+one more exchangeable draw among the ``R + 1``.
+
 Why rewiring: when the relation is itself random with these degrees (the null controls of the simulator),
 real and rewired are two draws of the same distribution, so each unit's pair of values is exchangeable
 and the sign-flip p-value of :mod:`lsec.analysis.stats` is calibrated; popularity alone cannot create an
@@ -28,7 +37,10 @@ p-value, bootstrap interval) comes from resampling whole anchors: an anchor's pa
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +50,8 @@ from tqdm import tqdm
 from lsec.analysis.sparse import BinaryCSR, jaccard, rewire
 from lsec.analysis.stats import PairedComparison, paired_comparison
 from lsec.data.graph import HeteroGraph
+
+PATTERN_KEYS = ("users_items", "similar_users", "similar_items")
 
 
 @dataclass
@@ -87,6 +101,7 @@ class InfluenceResult:
     patterns: list[PatternResult]
     seconds: float
     partners: int = 1
+    rewirings: int = 0
 
     def __getitem__(self, key: str) -> PatternResult:
         for pattern in self.patterns:
@@ -102,8 +117,14 @@ class InfluenceResult:
             "permutations": self.permutations,
             "bootstrap": self.bootstrap,
             "partners": self.partners,
+            "rewirings": self.rewirings,
             "seconds": round(self.seconds, 3),
-            "p_value_method": "two-sided Monte Carlo sign-flip permutation test on paired differences (add-one)",
+            "p_value_method": (
+                f"one-sided graph-level Monte Carlo: the mean over units on the real relation against {self.rewirings} "
+                "independent degree-preserving rewirings (add-one)"
+                if self.rewirings
+                else "two-sided Monte Carlo sign-flip permutation test on paired differences (add-one)"
+            ),
             "ci_method": "percentile bootstrap over sampled units",
             "patterns": [p.to_dict() for p in self.patterns],
         }
@@ -219,6 +240,138 @@ def similar_pairs(
     return paired_comparison(treated, control, rng=rng, **test), counts
 
 
+Measure = Callable[[BinaryCSR, np.random.Generator], np.ndarray]
+"""A pattern as a function of its relation: (relation, rng) -> per-unit values, NaN where a unit has none."""
+
+DENSE_INTERSECTIONS = 32_000_000
+"""Anchor x row intersection counts are precomputed as one dense int32 table up to this many entries (128 MiB)."""
+
+
+def _graph_monte_carlo(
+    measures: dict[str, tuple[Measure, np.random.Generator]],
+    real: BinaryCSR,
+    rewirings: int,
+    seed: Sequence[int],
+    bootstrap: int,
+) -> dict[str, tuple[PairedComparison, int]]:
+    """Graph-level Monte Carlo test (module docstring) of each measure on ``real`` against the same ``rewirings``
+    rewirings of it (rewiring ``r`` seeded by ``[*seed, r]``, drawn once and measured by every pattern of that
+    relation). Returns per measure (comparison with the Monte Carlo p-value, pairs dropped by the rewirings)."""
+    treated = {key: measure(real, rng) for key, (measure, rng) in measures.items()}
+    controls = {key: np.empty((rewirings, values.size)) for key, values in treated.items()}
+    dropped = 0
+    for r in range(rewirings):
+        rewired, lost = rewire(real, np.random.default_rng([*seed, r]))
+        dropped += lost
+        for key, (measure, rng) in measures.items():
+            controls[key][r] = measure(rewired, rng)
+    out = {}
+    for key, (_, rng) in measures.items():
+        with warnings.catch_warnings():  # units without a value in every rewiring: NaN, left out below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            null_statistics = np.nanmean(controls[key], axis=1)
+            control = np.nanmean(controls[key], axis=0)
+        values = treated[key]
+        observed = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+        ok = np.isfinite(values) & np.isfinite(control)
+        comparison = paired_comparison(values[ok], control[ok], rng=rng, permutations=0, bootstrap=bootstrap)
+        extreme = int(np.count_nonzero(null_statistics >= observed)) if np.isfinite(observed) else rewirings
+        p_value = (1 + extreme) / (rewirings + 1)
+        out[key] = (dataclasses.replace(comparison, p_value=p_value, permutations=rewirings), dropped)
+    return out
+
+
+def _pair_values(similarity_of: BinaryCSR, anchors: np.ndarray, partners: int) -> Measure:
+    """Patterns 2-3 as a measure: each anchor's mean Jaccard over ``partners`` partners drawn in the relation
+    given (NaN for an anchor without a partner there). The similarity side never changes between rewirings, so
+    the anchors' intersection counts with every row are computed once when they fit in a dense table."""
+    repeated = np.repeat(anchors, partners)
+    position = np.repeat(np.arange(anchors.size), partners)
+    table = None
+    if anchors.size * similarity_of.num_rows <= DENSE_INTERSECTIONS:
+        scipy_form = similarity_of.to_scipy()
+        table = np.asarray((scipy_form[anchors] @ scipy_form.T).toarray(), dtype=np.int32)  # (A, rows)
+
+    def measure(via: BinaryCSR, rng: np.random.Generator) -> np.ndarray:
+        partner, ok = _partners(via, repeated, rng)
+        values = np.full(repeated.size, np.nan)
+        if table is None:
+            values[ok] = jaccard(similarity_of, repeated[ok], partner[ok])
+        else:
+            inter = table[position[ok], partner[ok]].astype(np.float64)
+            union = similarity_of.degree[repeated[ok]] + similarity_of.degree[partner[ok]] - inter
+            values[ok] = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        return values.reshape(anchors.size, partners).mean(1)  # NaN when the anchor has no partner
+
+    return measure
+
+
+def _monte_carlo_patterns(
+    wanted: Sequence[str],
+    buy: BinaryCSR | None,
+    follow: BinaryCSR | None,
+    sell: BinaryCSR | None,
+    samples: int,
+    seed: int,
+    partners: int,
+    rewirings: int,
+    bootstrap: int,
+) -> dict[str, tuple[PairedComparison, dict[str, int]]]:
+    """The graph-level Monte Carlo tests of the patterns ``wanted`` (keys; their relations present): units sampled
+    once per pattern (rng ``[seed, pattern index]``), measured on the real relation and on each rewiring;
+    patterns 1 and 2 share the rewirings of follow, pattern 3 rewires sell."""
+    assert buy is not None
+    by_relation: dict[str, dict[str, tuple[Measure, np.random.Generator]]] = {"follow": {}, "sell": {}}
+    counts: dict[str, dict[str, int]] = {}
+    for index, key in enumerate(PATTERN_KEYS):
+        if key not in wanted:
+            continue
+        rng = np.random.default_rng([seed, index])
+        measure: Measure
+        if key == "users_items":
+            assert follow is not None and sell is not None
+            population = np.flatnonzero((follow.degree > 0) & (buy.degree > 0))
+            units = _sample_without_replacement(population, samples, rng)
+
+            def rate(graph: BinaryCSR, _rng: np.random.Generator, units: np.ndarray = units) -> np.ndarray:
+                total_hits, offered = purchase_counts(buy, graph, sell, units)
+                return np.where(offered > 0, total_hits / np.maximum(offered, 1), np.nan)
+
+            measure, relation = rate, "follow"
+        elif key == "similar_users":
+            assert follow is not None
+            population = np.flatnonzero((follow.degree > 0) & (buy.degree > 0))
+            units = _sample_without_replacement(population, samples, rng)
+            measure, relation = _pair_values(buy, units, partners), "follow"
+        else:
+            assert sell is not None
+            population = np.flatnonzero((sell.transpose().degree > 0) & (buy.transpose().degree > 0))
+            units = _sample_without_replacement(population, samples, rng)
+            measure, relation = _pair_values(buy.transpose(), units, partners), "sell"
+        by_relation[relation][key] = (measure, rng)
+        counts[key] = {"eligible_units": int(population.size), "sampled_units": int(units.size)}
+        if key != "users_items":
+            counts[key]["partners_per_anchor"] = int(partners)
+    out = {}
+    for relation, measures in by_relation.items():
+        if not measures:
+            continue
+        real = follow if relation == "follow" else sell.transpose()  # type: ignore[union-attr]
+        assert real is not None
+        tested = _graph_monte_carlo(
+            measures, real, rewirings, (seed, 300, ("follow", "sell").index(relation)), bootstrap
+        )
+        for key, (comparison, dropped) in tested.items():
+            counts[key].update(
+                units=int(comparison.n),
+                units_without_value=counts[key]["sampled_units"] - int(comparison.n),
+                rewired_pairs_dropped=int(dropped),
+                rewirings=int(rewirings),
+            )
+            out[key] = (comparison, counts[key])
+    return out
+
+
 def analyze_influence(
     graph: HeteroGraph,
     *,
@@ -227,6 +380,7 @@ def analyze_influence(
     permutations: int = 2000,
     bootstrap: int = 1000,
     partners: int = 1,
+    rewirings: int = 0,
     show_progress: bool = False,
 ) -> InfluenceResult:
     """Run the three streamers' influence tests on ``graph`` (patterns whose relations are missing are skipped).
@@ -240,7 +394,12 @@ def analyze_influence(
             give more power but make the anchor-level sign-flip test anti-conservative: every anchor shares the one
             rewiring and the one real graph, a component the test treats as independent noise
             (benchmarks/README.md, "Influence tests: power and calibration"). 1 is calibrated.
+        rewirings: 0 (default): the sign-flip test against one rewiring; R > 0: the graph-level Monte Carlo test
+            against R rewirings (module docstring), calibrated with any number of partners; R >= 199 for p < 0.01.
+            ``permutations`` is then unused.
     """
+    if rewirings < 0:
+        raise ValueError(f"The 'rewirings' parameter of analyze_influence must be an int >= 0. Got {rewirings}.")
     if samples < 2:
         raise ValueError(f"The 'samples' parameter of analyze_influence must be an int >= 2. Got {samples} instead.")
     started = time.perf_counter()
@@ -250,13 +409,13 @@ def analyze_influence(
     follow = BinaryCSR.from_table(graph["follow"], nu, ns) if has["follow"] else None
     sell = BinaryCSR.from_table(graph["sell"], ns, ni) if has["sell"] else None
     test = {"permutations": permutations, "bootstrap": bootstrap}
-    rewirings: dict[str, tuple[BinaryCSR, int]] = {}
+    single: dict[str, tuple[BinaryCSR, int]] = {}
 
     def rewired(name: str, matrix: BinaryCSR) -> tuple[BinaryCSR, int]:
         """One random rewiring per relation, shared by the patterns that use it (seeded by ``seed``)."""
-        if name not in rewirings:
-            rewirings[name] = rewire(matrix, np.random.default_rng([seed, 100, ("follow", "sell").index(name)]))
-        return rewirings[name]
+        if name not in single:
+            single[name] = rewire(matrix, np.random.default_rng([seed, 100, ("follow", "sell").index(name)]))
+        return single[name]
 
     patterns = [
         PatternResult(
@@ -287,6 +446,7 @@ def analyze_influence(
             "Jaccard similarity of buyers",
         ),
     ]
+    monte_carlo: dict[str, tuple[PairedComparison, dict[str, int]]] | None = None
     for index, pattern in enumerate(tqdm(patterns, desc="influence patterns", disable=not show_progress)):
         missing = [name for name in pattern.requires if not has[name]]
         if missing:
@@ -294,6 +454,17 @@ def analyze_influence(
             continue
         tic = time.perf_counter()
         rng = np.random.default_rng([seed, index])
+        if rewirings:
+            if monte_carlo is None:
+                wanted = [p.key for p in patterns if all(has[name] for name in p.requires)]
+                monte_carlo = _monte_carlo_patterns(
+                    wanted, buy, follow, sell, samples, seed, partners, rewirings, bootstrap
+                )
+            pattern.comparison, pattern.counts = monte_carlo[pattern.key]
+            if pattern.comparison.n < 2:
+                pattern.skipped = "fewer than 2 units could be sampled"
+            pattern.seconds = time.perf_counter() - tic
+            continue
         if pattern.key == "users_items":
             assert buy is not None and follow is not None and sell is not None
             random_follow, dropped = rewired("follow", follow)
@@ -326,4 +497,5 @@ def analyze_influence(
         patterns=patterns,
         seconds=time.perf_counter() - started,
         partners=partners,
+        rewirings=rewirings,
     )
