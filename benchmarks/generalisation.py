@@ -22,6 +22,12 @@ matrices as ``lsec evaluate``. The same metrics restricted to *warm* test users 
 computed in process from each run folder, and the validation curve of each trained run is copied from its
 ``log.jsonl``. Load averages are recorded around every command. Writes benchmarks/results/generalisation.json.
 
+Ranking (``lsec.evaluate.full_sort``, "Popularity prior"): ``lsec evaluate`` ranks users without a training pair
+by popularity (``eval.cold_fallback``) and blends popularity into every user's ranking with the prior the run chose
+on validation from the recipe's ``eval.popularity_prior`` grid (``run.json``). Each model row also records
+``model_alone`` (no prior, no fallback: the trained ranking itself) and, untimed after the commands,
+``prior_sensitivity``: valid and test figures of the same weights at every prior of ``--sensitivity``.
+
 Probes of a default change (NOT the result, which uses the configs unchanged): ``--override train.KEY=VALUE``
 (repeatable) is appended to every ``lsec train``, ``--tag`` keeps the run folders apart, ``--reuse-data`` keeps the
 imported datasets, e.g. ``--models lightgcn-dot,mf-bpr --override train.lr=0.01 --tag=-lr0.01 --reuse-data
@@ -140,15 +146,37 @@ def metrics_of(block: Any, train: Any, test: Any) -> dict[str, float]:
     return {k: result[k] for k in ("recall@20", "ndcg@20", "num_users")}
 
 
-def run_block(run_dir: Path) -> Any:
-    """Full-catalogue score block of a run folder (as lsec evaluate scores it)."""
-    from lsec.evaluate.full_sort import model_score_block
+def run_block(run_dir: Path, train: Any, prior: float | None = None, cold_fallback: bool | None = None) -> Any:
+    """Full-catalogue score block of a run folder, ranked as ``lsec evaluate`` ranks it (the run's popularity prior
+    and cold fallback) unless ``prior`` / ``cold_fallback`` are given (``prior=0, cold_fallback=False``: the model
+    alone)."""
+    from lsec.evaluate.full_sort import model_score_block, with_popularity_prior
+    from lsec.evaluate.protocols import run_popularity_prior
     from lsec.nn.models.base import RecommenderModel
     from lsec.train.runs import load_run
 
     run = load_run(run_dir)
     enc = run.encode() if isinstance(run.model, RecommenderModel) else None
-    return model_score_block(run.model, enc)
+    block = model_score_block(run.model, enc)
+    prior = run_popularity_prior(run) if prior is None else prior
+    fallback = run.config.eval.cold_fallback if cold_fallback is None else cold_fallback
+    return with_popularity_prior(block, train, prior=prior, cold_fallback=fallback)
+
+
+def prior_sensitivity(run_dir: Path, train: Any, valid: Any, test: Any, grid: tuple[float, ...]) -> dict[str, Any]:
+    """Validation and test recall@20 / ndcg@20 of a trained run at every popularity prior of ``grid`` (no
+    retraining), and the prior validation recall@20 would choose from it: how much the result owes to the grid."""
+    from lsec.evaluate.full_sort import choose_popularity_prior
+
+    block = run_block(run_dir, train, prior=0.0, cold_fallback=False)
+    chosen, table = choose_popularity_prior(block, train, valid, grid, metric="recall@20")
+    rows = {
+        key: {"valid": {m: round(v, 5) for m, v in metrics.items() if m in ("recall@20", "ndcg@20")}}
+        | {"test": {m: round(v, 5) for m, v in metrics_of(run_block(run_dir, train, float(key)), train, test).items()
+                    if m != "num_users"}}
+        for key, metrics in table.items()
+    }  # fmt: skip
+    return {"grid": list(grid), "chosen_on_valid": chosen, "rows": rows}
 
 
 def curve(run_dir: Path) -> list[dict[str, float]]:
@@ -176,6 +204,12 @@ def main() -> None:
     )
     parser.add_argument("--tag", default="", help="Suffix of the run folders (keeps probes apart).")
     parser.add_argument("--reuse-data", action="store_true", help="Keep imported datasets of an earlier run.")
+    parser.add_argument(
+        "--sensitivity",
+        default="0,0.3,1,3,10,30,100",
+        help="Popularity priors to score every trained run with, on valid and test, after the timed commands "
+        "(comma-separated; empty: skip).",
+    )
     args = parser.parse_args()
     from lsec.evaluate.full_sort import popularity_block
 
@@ -191,7 +225,7 @@ def main() -> None:
     }
     for name in args.datasets.split(","):
         ds, split_name, prep = prepare(name, Path(args.data_root), work, reuse=args.reuse_data)
-        train, _, test, stats = matrices(ds, split_name)
+        train, valid, test, stats = matrices(ds, split_name)
         test_warm = warm_only(test, train)
         entry: dict[str, Any] = {"dataset": str(ds), "split": split_name, "prepare": prep, "stats": stats}
         popularity = popularity_block(train)
@@ -223,12 +257,21 @@ def main() -> None:
                 "wall_seconds": round(train_s + eval_s, 1),
                 "load_average_before": before,
                 "load_average_after": after,
-                "test_warm": metrics_of(run_block(run_dir), train, test_warm),
+                "ranking": json.loads(eval_out)["tasks"]["buy"].get("ranking"),
+                "popularity_prior": info.get("popularity_prior"),
+                "test_warm": metrics_of(run_block(run_dir, train), train, test_warm),
+                "model_alone": {  # no popularity prior, no cold fallback: the trained ranking itself
+                    "test": metrics_of(run_block(run_dir, train, 0.0, False), train, test),
+                    "test_warm": metrics_of(run_block(run_dir, train, 0.0, False), train, test_warm),
+                },
                 "run": {k: info.get(k) for k in ("validation", "best_epoch", "best_metrics", "epochs_run", "steps",
                                                   "steps_per_epoch", "stopped_early", "baselines", "warnings")},
                 "validation_curve": curve(run_dir) if (run_dir / "log.jsonl").exists() else [],
                 "summary": train_out.strip().splitlines()[-1:],
             }  # fmt: skip
+            if args.sensitivity:
+                grid = tuple(float(x) for x in args.sensitivity.split(","))
+                entry["models"][model]["prior_sensitivity"] = prior_sensitivity(run_dir, train, valid, test, grid)
             print(
                 f"{name:7s} {model:13s} recall@20 {test_metrics['recall@20']:.4f}  ndcg@20 {test_metrics['ndcg@20']:.4f}"
                 f"  train {train_s:6.1f} s  evaluate {eval_s:5.1f} s  load {before[0]} -> {after[0]}",
