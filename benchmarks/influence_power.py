@@ -1,12 +1,13 @@
 """Power and calibration of the three influence tests over many simulated datasets (issue 12 point 6).
 
     .venv/bin/python benchmarks/influence_power.py [--replicates 20] [--scales 0.05 0.1] [--samples 3000]
-        [--partners 20] [--permutations 1000] [--rewirings 199]
+        [--partners 20] [--permutations 1000] [--rewirings 199] [--exceedances 10]
 
 For each scale and each replicate r (simulation seed r, influence 0.6): the influenced dataset and its two null
 controls (``permute_relation`` of follow and of sell, seed 1000 + r). Each is analysed with
 ``analyze_influence`` (seed r; ``--rewirings R`` > 0: the graph-level Monte Carlo test against R rewirings,
-0: the sign-flip test against one rewiring). Power: the share of influenced datasets where each pattern has p < 0.01
+0: the sign-flip test against one rewiring; ``--exceedances h``: a relation's draws stop once its patterns have
+been reached h times, p = h / draws). Power: the share of influenced datasets where each pattern has p < 0.01
 (target: at least 19 of 20). Calibration: over the null datasets that remove a pattern (follow for patterns 1-2,
 sell for patterns 1 and 3), the number with p < 0.05 (target: at most 1 of 20 per pattern and null).
 Results: benchmarks/results/influence_power.json.
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=20)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--rewirings", type=int, default=0, help="0: sign-flip test; R > 0: graph-level Monte Carlo")
+    parser.add_argument("--exceedances", type=int, default=0, help="sequential Monte Carlo stop (0: all R draws)")
     parser.add_argument("--influence", type=float, default=0.6)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
@@ -48,7 +50,7 @@ def main() -> None:
                 graph = base if null is None else permute_relation(base, null, seed=1000 + r)
                 result = analyze_influence(
                     graph, samples=args.samples, seed=r, permutations=args.permutations, bootstrap=0,
-                    partners=args.partners, rewirings=args.rewirings,
+                    partners=args.partners, rewirings=args.rewirings, exceedances=args.exceedances,
                 )  # fmt: skip
                 row = {"scale": scale, "replicate": r, "null": null}
                 row.update({key: result[key].comparison.p_value for key in PATTERNS})  # type: ignore[union-attr]

@@ -104,3 +104,19 @@ def test_many_partners_stay_calibrated_on_shuffled_relations(null):
 def test_negative_rewirings_are_refused():
     with pytest.raises(ValueError, match="rewirings"):
         analyze_influence(planted_graph(seed=0, num_users=100, num_items=80, num_streamers=10), rewirings=-1)
+
+
+def test_sequential_stopping_changes_nothing_on_influence_and_stops_early_on_a_null_relation():
+    graph = planted_graph(influence=0.6, seed=0, num_users=800, num_items=600, num_streamers=60)
+    full = analyze_influence(graph, samples=400, seed=1, bootstrap=0, partners=5, rewirings=49)
+    quick = analyze_influence(graph, samples=400, seed=1, bootstrap=0, partners=5, rewirings=49, exceedances=5)
+    for key in PATTERNS:  # no rewiring reaches planted influence: every draw is made, same p-values
+        assert quick[key].comparison.p_value == full[key].comparison.p_value == pytest.approx(1 / 50)  # type: ignore[union-attr]
+    null = planted_graph(influence=0.6, null="follow", seed=3, num_users=800, num_items=600, num_streamers=60)
+    result = analyze_influence(null, samples=400, seed=1, bootstrap=0, partners=5, rewirings=199, exceedances=5)
+    drawn = result["similar_users"].counts["rewirings"]
+    assert drawn < 199  # both follow patterns reached 5 exceedances early
+    for key in DEPENDS["follow"]:
+        p = result[key].comparison.p_value  # type: ignore[union-attr]
+        stop = round(5 / p)
+        assert stop <= drawn and 5 / stop == pytest.approx(p), key  # Besag-Clifford p = h / draws at the h-th

@@ -253,32 +253,72 @@ def _graph_monte_carlo(
     rewirings: int,
     seed: Sequence[int],
     bootstrap: int,
+    exceedances: int = 0,
 ) -> dict[str, tuple[PairedComparison, int]]:
     """Graph-level Monte Carlo test (module docstring) of each measure on ``real`` against the same ``rewirings``
     rewirings of it (rewiring ``r`` seeded by ``[*seed, r]``, drawn once and measured by every pattern of that
-    relation). Returns per measure (comparison with the Monte Carlo p-value, pairs dropped by the rewirings)."""
+    relation). Returns per measure (comparison with the Monte Carlo p-value, pairs dropped by the rewirings).
+
+    ``exceedances`` h > 0: sequential Monte Carlo (Besag and Clifford, 1991): once a measure's statistic has been
+    reached or exceeded by h rewirings, its p-value is h / (rewirings drawn then), and the draws stop when every
+    measure got there (a clearly null pattern needs a few dozen rewirings, not all of them); measures that never
+    do keep ``(1 + k) / (R + 1)``."""
     treated = {key: measure(real, rng) for key, (measure, rng) in measures.items()}
+    observed = {
+        key: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan") for key, values in treated.items()
+    }
     controls = {key: np.empty((rewirings, values.size)) for key, values in treated.items()}
-    dropped = 0
+    extreme = dict.fromkeys(measures, 0)
+    stopped_at: dict[str, int] = {}
+    dropped = drawn = 0
     for r in range(rewirings):
         rewired, lost = rewire(real, np.random.default_rng([*seed, r]))
         dropped += lost
+        drawn = r + 1
         for key, (measure, rng) in measures.items():
             controls[key][r] = measure(rewired, rng)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                statistic = np.nanmean(controls[key][r])
+            extreme[key] += bool(not np.isfinite(observed[key]) or statistic >= observed[key])
+            if exceedances and key not in stopped_at and extreme[key] >= exceedances:
+                stopped_at[key] = drawn
+        if exceedances and len(stopped_at) == len(measures):
+            break
     out = {}
     for key, (_, rng) in measures.items():
         with warnings.catch_warnings():  # units without a value in every rewiring: NaN, left out below
             warnings.simplefilter("ignore", RuntimeWarning)
-            null_statistics = np.nanmean(controls[key], axis=1)
-            control = np.nanmean(controls[key], axis=0)
+            control = np.nanmean(controls[key][:drawn], axis=0)
         values = treated[key]
-        observed = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
         ok = np.isfinite(values) & np.isfinite(control)
         comparison = paired_comparison(values[ok], control[ok], rng=rng, permutations=0, bootstrap=bootstrap)
-        extreme = int(np.count_nonzero(null_statistics >= observed)) if np.isfinite(observed) else rewirings
-        p_value = (1 + extreme) / (rewirings + 1)
-        out[key] = (dataclasses.replace(comparison, p_value=p_value, permutations=rewirings), dropped)
+        stop = stopped_at.get(key)
+        p_value = exceedances / stop if stop else (1 + extreme[key]) / (rewirings + 1)
+        out[key] = (dataclasses.replace(comparison, p_value=p_value, permutations=drawn), dropped)
     return out
+
+
+def _rate_values(buy: BinaryCSR, sell: BinaryCSR, users: np.ndarray) -> Measure:
+    """Pattern 1 as a measure of the follow relation given: each user's purchase rate over its streamers' items
+    (NaN without offered items), as :func:`purchase_counts`. ``|B(u) ∩ S(s)|`` does not depend on follow, so it
+    is computed once (a dense users x streamers table when it fits)."""
+    if users.size * sell.num_rows > DENSE_INTERSECTIONS:
+
+        def slow(follow: BinaryCSR, _rng: np.random.Generator) -> np.ndarray:
+            total_hits, offered = purchase_counts(buy, follow, sell, users)
+            return np.where(offered > 0, total_hits / np.maximum(offered, 1), np.nan)
+
+        return slow
+    table = np.asarray((buy.to_scipy()[users] @ sell.to_scipy().T).toarray(), dtype=np.float64)  # (U, streamers)
+
+    def measure(follow: BinaryCSR, _rng: np.random.Generator) -> np.ndarray:
+        owner, streamer = follow.expand(users)
+        total_hits = np.bincount(owner, weights=table[owner, streamer], minlength=users.size)
+        offered = np.bincount(owner, weights=sell.degree[streamer], minlength=users.size)
+        return np.where(offered > 0, total_hits / np.maximum(offered, 1), np.nan)
+
+    return measure
 
 
 def _pair_values(similarity_of: BinaryCSR, anchors: np.ndarray, partners: int) -> Measure:
@@ -316,6 +356,7 @@ def _monte_carlo_patterns(
     partners: int,
     rewirings: int,
     bootstrap: int,
+    exceedances: int = 0,
 ) -> dict[str, tuple[PairedComparison, dict[str, int]]]:
     """The graph-level Monte Carlo tests of the patterns ``wanted`` (keys; their relations present): units sampled
     once per pattern (rng ``[seed, pattern index]``), measured on the real relation and on each rewiring;
@@ -333,11 +374,7 @@ def _monte_carlo_patterns(
             population = np.flatnonzero((follow.degree > 0) & (buy.degree > 0))
             units = _sample_without_replacement(population, samples, rng)
 
-            def rate(graph: BinaryCSR, _rng: np.random.Generator, units: np.ndarray = units) -> np.ndarray:
-                total_hits, offered = purchase_counts(buy, graph, sell, units)
-                return np.where(offered > 0, total_hits / np.maximum(offered, 1), np.nan)
-
-            measure, relation = rate, "follow"
+            measure, relation = _rate_values(buy, sell, units), "follow"
         elif key == "similar_users":
             assert follow is not None
             population = np.flatnonzero((follow.degree > 0) & (buy.degree > 0))
@@ -359,14 +396,14 @@ def _monte_carlo_patterns(
         real = follow if relation == "follow" else sell.transpose()  # type: ignore[union-attr]
         assert real is not None
         tested = _graph_monte_carlo(
-            measures, real, rewirings, (seed, 300, ("follow", "sell").index(relation)), bootstrap
+            measures, real, rewirings, (seed, 300, ("follow", "sell").index(relation)), bootstrap, exceedances
         )
         for key, (comparison, dropped) in tested.items():
             counts[key].update(
                 units=int(comparison.n),
                 units_without_value=counts[key]["sampled_units"] - int(comparison.n),
                 rewired_pairs_dropped=int(dropped),
-                rewirings=int(rewirings),
+                rewirings=int(comparison.permutations),
             )
             out[key] = (comparison, counts[key])
     return out
@@ -381,6 +418,7 @@ def analyze_influence(
     bootstrap: int = 1000,
     partners: int = 1,
     rewirings: int = 0,
+    exceedances: int = 0,
     show_progress: bool = False,
 ) -> InfluenceResult:
     """Run the three streamers' influence tests on ``graph`` (patterns whose relations are missing are skipped).
@@ -397,6 +435,9 @@ def analyze_influence(
         rewirings: 0 (default): the sign-flip test against one rewiring; R > 0: the graph-level Monte Carlo test
             against R rewirings (module docstring), calibrated with any number of partners; R >= 199 for p < 0.01.
             ``permutations`` is then unused.
+        exceedances: with ``rewirings``, h > 0 stops a relation's draws once each of its patterns has been reached
+            by h rewirings (sequential Monte Carlo, p = h / draws; a clearly null pattern then needs a few dozen
+            rewirings); 0 draws all R.
     """
     if rewirings < 0:
         raise ValueError(f"The 'rewirings' parameter of analyze_influence must be an int >= 0. Got {rewirings}.")
@@ -458,7 +499,7 @@ def analyze_influence(
             if monte_carlo is None:
                 wanted = [p.key for p in patterns if all(has[name] for name in p.requires)]
                 monte_carlo = _monte_carlo_patterns(
-                    wanted, buy, follow, sell, samples, seed, partners, rewirings, bootstrap
+                    wanted, buy, follow, sell, samples, seed, partners, rewirings, bootstrap, exceedances
                 )
             pattern.comparison, pattern.counts = monte_carlo[pattern.key]
             if pattern.comparison.n < 2:
