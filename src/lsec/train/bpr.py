@@ -167,7 +167,8 @@ def bpr_gradient(
     """Loss value of :func:`bpr_loss` and its gradient with respect to the ego table, without autograd.
 
     The chain rule is written out. With ``final = P @ ego`` and ``P = sum_l Â^l / (L + 1)`` symmetric, the
-    gradient reaching the ego table is ``P @ G``, ``G`` being the (N, d) gradient on the final embeddings.
+    gradient reaching the ego table is ``P @ G``, ``G`` being the (N, d) gradient on the final embeddings (a model
+    with ``combine`` / ``combine_transpose`` brings its own ``P`` and ``P^T``, e.g. :class:`~lsec.nn.models.mmbee.rec.MMBeeRec`).
     ``G`` is built per positive, not per triple: with ``c_bk = sigmoid(-margin_bk) / (B K)``::
 
         G[u_b]  += sum_k c_bk (e_j_bk - e_i_b)      G[i_b] -= (sum_k c_bk) e_u_b      G[j_bk] += c_bk e_u_b
@@ -189,7 +190,7 @@ def bpr_gradient(
     offset = model.num_users
     with torch.no_grad():
         ego = model.ego()
-        final = _combine_layers(adjacency, ego, model.num_layers)
+        final = _final(model, adjacency, ego)
         if negatives.dim() == 3:
             negatives = hardest(final, users, negatives, offset)  # (B, K)
         batch, k = negatives.shape
@@ -217,9 +218,23 @@ def bpr_gradient(
             + torch.bincount(negatives.reshape(-1) + offset, minlength=len(ego))
         ).to(ego.dtype)  # (N,) triples using each node
         loss += reg * 0.5 * (uses * ego.square().sum(1)).sum() / triples
-        grad = _combine_layers(adjacency, grad_final, model.num_layers)
+        grad = _final_transpose(model, adjacency, grad_final)
         grad.addcmul_(uses.unsqueeze(1), ego, value=reg / triples)
     return loss, grad
+
+
+def _final(model: Any, adjacency: BipartiteAdjacency, ego: torch.Tensor) -> torch.Tensor:
+    """``final = P @ ego``: the model's own linear operator (``model.combine``) or LightGCN's layer combination."""
+    if hasattr(model, "combine"):
+        return model.combine(adjacency, ego)  # type: ignore[no-any-return]
+    return _combine_layers(adjacency, ego, model.num_layers)
+
+
+def _final_transpose(model: Any, adjacency: BipartiteAdjacency, grad: torch.Tensor) -> torch.Tensor:
+    """``P^T @ grad`` for the ``P`` of :func:`_final` (LightGCN's is symmetric)."""
+    if hasattr(model, "combine_transpose"):
+        return model.combine_transpose(adjacency, grad)  # type: ignore[no-any-return]
+    return _combine_layers(adjacency, grad, model.num_layers)
 
 
 def _combine_layers(adjacency: BipartiteAdjacency, x: torch.Tensor, num_layers: int) -> torch.Tensor:
@@ -274,7 +289,8 @@ class BprObjective:
         self.timer = StepTimer()
         self.rng = np.random.default_rng(config.seed)
         self.sampler = NegativeSampler(self.users, self.items, model.num_items)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+        groups = model.parameter_groups() if hasattr(model, "parameter_groups") else [{"params": model.parameters()}]
+        self.optimizer = torch.optim.Adam(groups, lr=config.lr, fused=True)  # a group's "lr_scale" scales its lr
         self.total_steps = max(1, self.steps_per_epoch() * config.epochs)
         self.step = 0
         self.epoch_loss_sum = 0.0
@@ -332,7 +348,11 @@ class BprObjective:
 
 
 def set_ego_grad(model: Any, grad: torch.Tensor) -> None:
-    """Write an (N, d) ego-table gradient into ``model``: one table (LightGCN) or users and items apart (MF)."""
+    """Write an (N, d) ego-table gradient into ``model``: one table (LightGCN), users and items apart (MF), or
+    through the model's own ``backward_ego`` when its ego table is computed (MMBee-Rec: id + MFQ content)."""
+    if hasattr(model, "backward_ego"):
+        model.backward_ego(grad)
+        return
     if isinstance(getattr(model, "embedding", None), torch.nn.Parameter):
         model.embedding.grad = grad
         return
@@ -380,9 +400,10 @@ def train_bpr(
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, config: BPRConfig, step: int, total_steps: int) -> None:
-    if config.lr_decay_to >= 1.0:
-        return
     progress = step / total_steps
     factor = config.lr_decay_to + (1.0 - config.lr_decay_to) * 0.5 * (1.0 + np.cos(np.pi * progress))
+    if config.lr_decay_to >= 1.0:
+        factor = 1.0
     for group in optimizer.param_groups:
-        group["lr"] = float(config.lr * factor)  # a plain float: optimizer state must load with weights_only
+        scale = float(group.get("lr_scale", 1.0))
+        group["lr"] = float(config.lr * factor * scale)  # a plain float: optimizer state must load with weights_only

@@ -30,6 +30,7 @@ from lsec.data.schema import relation
 from lsec.errors import LsecConfigError, LsecError
 from lsec.graph.adjacency import BipartiteAdjacency, bipartite_adjacency
 from lsec.nn.models.base import Encoded, RecommenderModel
+from lsec.nn.models.registry import MODEL_NAMES
 from lsec.train.loop import BEST_CHECKPOINT, LAST_CHECKPOINT, LOG_FILE
 
 CONFIG_FILE = "config.yaml"
@@ -53,14 +54,36 @@ def model_sizes(graph: HeteroGraph) -> dict[str, int]:
 def build_model(cfg: Config, graph: HeteroGraph) -> RecommenderModel:
     """The model named by ``cfg.model`` sized for ``graph`` (parameters drawn from torch's global RNG)."""
     from lsec.nn.models.registry import build_model as registry_build
+    from lsec.nn.models.registry import data_arguments
 
+    data = {}
+    if cfg.model.name in MODEL_NAMES and "item_features" in data_arguments(cfg.model.name):
+        data["item_features"] = item_features(cfg.data.dataset)
     try:
-        return registry_build(cfg.model.name, **model_sizes(graph), **cfg.model.hparams)
+        return registry_build(cfg.model.name, **model_sizes(graph), data=data, **cfg.model.hparams)
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, LsecError):
             raise
         message = err.args[0] if err.args else str(err)
         raise LsecConfigError(f"model {cfg.model.name!r} with hparams {cfg.model.hparams}: {message}") from None
+
+
+def item_features(dataset: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Modality -> (num_items, d) arrays of ``DATASET/features/item__<modality>.npy`` (e.g. a tiktok-mm import).
+
+    Raises:
+        LsecDataError: the dataset has no item feature array.
+    """
+    from lsec.errors import LsecDataError
+
+    folder = Path(dataset) / "features"
+    paths = sorted(folder.glob("item__*.npy")) if folder.is_dir() else []
+    if not paths:
+        raise LsecDataError(
+            "no item features", file=folder, expected="features/item__<modality>.npy (e.g. lsec data import tiktok-mm)",
+            found="no such file",
+        )  # fmt: skip
+    return {path.stem.removeprefix("item__"): np.load(path, allow_pickle=False) for path in paths}
 
 
 def uses_self_loops(model: RecommenderModel, model_name: str) -> bool:

@@ -45,9 +45,13 @@ def test_model_learns_the_checkerboard(name: str, board) -> None:  # type: ignor
     accepted = registry.model_defaults(name)
     hparams = {k: v for k, v in SMALL.items() if k in accepted}
     torch.manual_seed(0)
+    data = None
+    if "item_features" in registry.data_arguments(name):  # random content: the graph alone must carry the board
+        data = {"item_features": {"image": np.random.default_rng(0).normal(size=(graph.num_items, 8))}}
     model = registry.build_model(
-        name, num_users=graph.num_users, num_items=graph.num_items, num_streamers=graph.num_streamers, **hparams
-    )
+        name, num_users=graph.num_users, num_items=graph.num_items, num_streamers=graph.num_streamers, data=data,
+        **hparams,
+    )  # fmt: skip
     graphs = build_graphs(split.train_graph(), model.relations, self_loops=uses_self_loops(model, name))
     cfg = apply_overrides(
         Config(),

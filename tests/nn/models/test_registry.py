@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from lsec.errors import LsecConfigError
 from lsec.nn.models.base import RecommenderModel
-from lsec.nn.models.registry import MODEL_NAMES, build_model, model_defaults
+from lsec.nn.models.registry import MODEL_NAMES, build_model, data_arguments, model_defaults
 from tests.nn.graphs import COUNTS, make_graphs
 
 SMALL = {
@@ -20,15 +21,24 @@ SMALL = {
     "gat-rs": {"embedding_dim": 8, "layer_dims": [6, 4], "scorer_hidden": [5]},
     "neumf": {"embedding_dim": 4, "mlp_embedding_dim": 3, "mlp_dims": [5, 4]},
     "mf-bpr": {"embedding_dim": 4},
+    "mmbee-rec": {"embedding_dim": 8, "num_layers": 2, "mfq_dim": 8, "expansion_k": 3},
 }
 NUM_TARGETS = {"buy": COUNTS["item"], "follow": COUNTS["streamer"]}
 
 
+def item_features(num_items: int) -> dict[str, np.ndarray]:
+    """Two random modalities for the models that take ``item_features`` (data_arguments)."""
+    rng = np.random.default_rng(0)
+    return {"image": rng.normal(size=(num_items, 8)), "audio": rng.normal(size=(num_items, 4))}
+
+
 def _build(name: str, seed: int = 0) -> RecommenderModel:
     torch.manual_seed(seed)
+    data = {"item_features": item_features(COUNTS["item"])} if "item_features" in data_arguments(name) else None
     return build_model(
-        name, num_users=COUNTS["user"], num_items=COUNTS["item"], num_streamers=COUNTS["streamer"], **SMALL[name]
-    )
+        name, num_users=COUNTS["user"], num_items=COUNTS["item"], num_streamers=COUNTS["streamer"], data=data,
+        **SMALL[name],
+    )  # fmt: skip
 
 
 def _encode(model: RecommenderModel):
@@ -72,7 +82,7 @@ def test_declares_tasks_and_relations(name: str) -> None:
     assert model.tasks and set(model.tasks) <= {"buy", "follow"}
     assert model.relations and set(model.relations) <= {"buy", "follow", "sell"}
     assert set(model.relations) == ({"buy", "follow", "sell"} if name.startswith("lsec-") else {"buy"})
-    assert len(repr(model).splitlines()) <= 5
+    assert len(repr(model).splitlines()) <= 5, repr(model)
 
 
 def test_defaults_are_the_slides() -> None:

@@ -18,7 +18,11 @@ Defaults are the slides' hyper-parameters (embedding 200, GNN 128 -> 64, MLP 128
 ``gat-rs``         GAT on the buy graph, MLP scorer
 ``neumf``          NeuMF (GMF + MLP), no graph
 ``mf-bpr``         matrix factorisation, inner product (the sanity floor; trained with BPR)
+``mmbee-rec``      MMBee's item recommendation (Table 2): MFQ item content + u2i2u / u2i2i user expansion, dot
 =================  ==========================================================================================
+
+Models that take ``item_features`` (``mmbee-rec``) get them from the dataset (``features/item__<modality>.npy``,
+:func:`lsec.train.runs.build_model`), not from the config.
 """
 
 from __future__ import annotations
@@ -42,9 +46,12 @@ _SPECS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "gat-rs": ("lsec.nn.models.gat_rs", "GATRS", {}),
     "neumf": ("lsec.nn.models.neumf", "NeuMF", {}),
     "mf-bpr": ("lsec.nn.models.mf", "MatrixFactorization", {}),
+    "mmbee-rec": ("lsec.nn.models.mmbee.rec", "MMBeeRec", {}),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_SPECS)
 _COUNTS = ("num_users", "num_items", "num_streamers")
+DATA_ARGUMENTS = ("item_features",)
+"""Constructor arguments filled from the dataset by the caller, never from ``model.hparams``."""
 
 
 def _model_class(name: str) -> Callable[..., RecommenderModel]:
@@ -65,12 +72,31 @@ def model_defaults(name: str) -> dict[str, Any]:
     return {
         key: p.default
         for key, p in parameters.items()
-        if key not in _COUNTS and key not in fixed and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        if key not in _COUNTS
+        and key not in DATA_ARGUMENTS
+        and key not in fixed
+        and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
 
 
-def build_model(name: str, *, num_users: int, num_items: int, num_streamers: int, **hparams: Any) -> RecommenderModel:
+def data_arguments(name: str) -> tuple[str, ...]:
+    """The :data:`DATA_ARGUMENTS` the model ``name`` takes (e.g. ``("item_features",)`` for ``mmbee-rec``)."""
+    parameters = inspect.signature(_model_class(name)).parameters
+    return tuple(key for key in DATA_ARGUMENTS if key in parameters)
+
+
+def build_model(
+    name: str,
+    *,
+    num_users: int,
+    num_items: int,
+    num_streamers: int,
+    data: dict[str, Any] | None = None,
+    **hparams: Any,
+) -> RecommenderModel:
     """Build a registered model; lists (e.g. from YAML) are accepted where tuples are expected.
+
+    ``data`` holds the :func:`data_arguments` of the model, read from the dataset by the caller.
 
     Raises:
         LsecConfigError: unknown name (lists the valid ones) or unknown hyper-parameter (lists the accepted ones).
@@ -86,6 +112,7 @@ def build_model(name: str, *, num_users: int, num_items: int, num_streamers: int
     counts = {"num_users": num_users, "num_items": num_items, "num_streamers": num_streamers}
     parameters = inspect.signature(cls).parameters
     kwargs: dict[str, Any] = {key: value for key, value in counts.items() if key in parameters}
+    kwargs.update({key: value for key, value in (data or {}).items() if key in parameters})
     kwargs.update(_SPECS[name][2])
     kwargs.update({key: tuple(value) if isinstance(value, list) else value for key, value in hparams.items()})
     try:
