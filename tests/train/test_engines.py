@@ -205,6 +205,14 @@ def test_popularity_prior_is_chosen_on_validation_and_used_by_evaluate(
     want = full_sort_metrics(with_popularity_prior(block, train, prior=prior["kappa"]), train, test, ks=(20,))
     assert report["all"]["recall@20"] == pytest.approx(want["recall@20"], abs=1e-12)
     assert report["all"]["ndcg@20"] == pytest.approx(want["ndcg@20"], abs=1e-12)
+    if name == "mf-bpr":  # the CLI's table says how it ranked
+        from typer.testing import CliRunner
+
+        from lsec.cli import app
+
+        result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "r"), "--split", "test"])
+        assert result.exit_code == 0, result.output
+        assert f"popularity prior kappa {prior['kappa']:g}; 0 evaluated users without a training pair" in result.output
 
 
 def test_bpr_run_is_served_exactly(given: Path, tmp_path: Path) -> None:

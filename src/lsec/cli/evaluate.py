@@ -88,3 +88,10 @@ def evaluate(
         how = results["protocol"].get(name, "candidates")
         typer.echo(f"{loaded.config.model.name} | task {name} | {split} | {how.replace('_', ' ')}")
         typer.echo(format_report(report))
+        ranking = report.get("ranking")
+        if ranking:  # full sort: how the popularity prior and the cold fallback ranked (lsec.evaluate.full_sort)
+            by = "popularity" if ranking["cold_fallback"] or ranking["popularity_prior"] else "the model"
+            typer.echo(
+                f"popularity prior kappa {ranking['popularity_prior']:g}; "
+                f"{ranking['users_without_training_pair']} evaluated users without a training pair, ranked by {by}"
+            )
