@@ -149,3 +149,17 @@ def test_runs_report_shows_what_training_warned(tmp_path):
         main(["report", str(run), "--out", str(tmp_path / "runs.html")])
     assert exit_info.value.code == 0
     assert f"tiny: training: {warning}" in (tmp_path / "runs.html").read_text()
+
+
+def test_analyze_with_rewirings_reports_the_graph_level_test(dataset, tmp_path):
+    html, numbers = tmp_path / "mc.html", tmp_path / "mc.json"
+    args = ["analyze", "influence", str(dataset), "--out", str(html), "--json", str(numbers), "--quiet"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--samples", "300", "--partners", "5", "--rewirings", "19", "--bootstrap", "50"])
+    assert exit_info.value.code == 0
+    payload = json.loads(numbers.read_text())["influence"]
+    assert payload["rewirings"] == 19 and payload["partners"] == 5
+    assert payload["p_value_method"].startswith("one-sided graph-level Monte Carlo")
+    for pattern in payload["patterns"]:  # planted influence: above all 19 rewirings, p = 1 / 20
+        assert pattern["result"]["p_value"] == pytest.approx(1 / 20), pattern["key"]
+    assert "graph-level Monte Carlo test against 19 rewirings" in html.read_text()

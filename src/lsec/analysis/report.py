@@ -114,6 +114,8 @@ def render_influence_report(
                 "permutations": result.permutations,
                 "bootstrap": result.bootstrap,
                 "seconds": result.seconds,
+                "rewirings": result.rewirings,
+                "partners": result.partners,
             },
             patterns=[_pattern_context(p, alpha) for p in result.patterns],
             effects_figure=effects_figure(result),
@@ -133,13 +135,26 @@ def influence_report(
     seed: int = 0,
     permutations: int = 2000,
     bootstrap: int = 1000,
+    partners: int = 1,
+    rewirings: int = 0,
+    exceedances: int = 0,
     json_out: str | os.PathLike[str] | None = None,
     dataset_path: str = "",
     show_progress: bool = False,
 ) -> tuple[Path, InfluenceResult, DatasetOverview]:
-    """Analyse an in-memory graph and write the HTML report (and optionally the numbers as JSON)."""
+    """Analyse an in-memory graph and write the HTML report (and optionally the numbers as JSON).
+
+    ``partners``, ``rewirings`` and ``exceedances``: see :func:`~lsec.analysis.influence.analyze_influence`."""
     result = analyze_influence(
-        graph, samples=samples, seed=seed, permutations=permutations, bootstrap=bootstrap, show_progress=show_progress
+        graph,
+        samples=samples,
+        seed=seed,
+        permutations=permutations,
+        bootstrap=bootstrap,
+        partners=partners,
+        rewirings=rewirings,
+        exceedances=exceedances,
+        show_progress=show_progress,
     )
     overview = dataset_overview(graph)
     out = Path(out_html)
@@ -160,6 +175,9 @@ def write_influence_report(
     *,
     permutations: int = 2000,
     bootstrap: int = 1000,
+    partners: int = 1,
+    rewirings: int = 0,
+    exceedances: int = 0,
     json_out: str | os.PathLike[str] | None = None,
     show_progress: bool = False,
 ) -> Path:
@@ -174,6 +192,9 @@ def write_influence_report(
         seed=seed,
         permutations=permutations,
         bootstrap=bootstrap,
+        partners=partners,
+        rewirings=rewirings,
+        exceedances=exceedances,
         json_out=json_out,
         dataset_path=str(Path(dataset_dir).resolve()),
         show_progress=show_progress,

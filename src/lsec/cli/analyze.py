@@ -20,13 +20,29 @@ def influence(
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw (same seed, same numbers)."),
     permutations: int = typer.Option(2000, "--permutations", min=1, help="Sign-flip permutations per p-value."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples per confidence interval."),
+    partners: int = typer.Option(
+        1, "--partners", min=1, help="Partners per anchor in patterns 2-3 (their Jaccard values are averaged)."
+    ),
+    rewirings: int = typer.Option(
+        0,
+        "--rewirings",
+        min=0,
+        help="0: sign-flip test against one rewiring (calibrated with --partners 1 only); R > 0: graph-level Monte "
+        "Carlo test against R rewirings, calibrated with any --partners (R >= 199 reaches p < 0.01).",
+    ),
+    exceedances: int = typer.Option(
+        0,
+        "--exceedances",
+        min=0,
+        help="With --rewirings: stop a relation's draws once its patterns were reached h times (p = h / draws).",
+    ),
     progress: bool = typer.Option(True, "--progress/--quiet", help="Show a progress bar on stderr."),
 ) -> None:
     """Test the three patterns of streamers' influence against matched random baselines.
 
     Patterns: (1) streamers connect users with items (needs buy, follow, sell); (2) streamers connect similar users (buy, follow); (3) streamers connect similar items (buy, sell).
 
-    Each pattern gets an effect ratio with a bootstrap CI, a sign-flip permutation p-value, its sample counts and a figure. The report also holds the dataset overview: statistics, degree distributions, edges per day. Patterns whose relations are missing are reported as not testable.
+    Each pattern gets an effect ratio with a bootstrap CI, a p-value (sign-flip permutations, or with --rewirings the graph-level Monte Carlo test), its sample counts and a figure. The report also holds the dataset overview: statistics, degree distributions, edges per day. Patterns whose relations are missing are reported as not testable.
     """
     from lsec.analysis.report import influence_report
     from lsec.data.store import create_folder, load
@@ -42,6 +58,9 @@ def influence(
         seed=seed,
         permutations=permutations,
         bootstrap=bootstrap,
+        partners=partners,
+        rewirings=rewirings,
+        exceedances=exceedances,
         json_out=json_out,
         dataset_path=str(dataset.resolve()),
         show_progress=progress,
