@@ -163,6 +163,7 @@ def bpr_gradient(
     reg: float,
     *,
     chunk_size: int = 65536,
+    ego: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss value of :func:`bpr_loss` and its gradient with respect to the ego table, without autograd.
 
@@ -180,8 +181,11 @@ def bpr_gradient(
     With ``(B, K, C)`` negatives each triple's negative is the hardest of its ``C`` candidates under the
     current model (:func:`hardest`, dynamic negative sampling); the loss is then BPR on the chosen triples.
 
+    ``ego``: the model's ego table when the caller has it already (a computed one, e.g. MMBee-Rec's MFQ content,
+    whose autograd graph the caller keeps for its backward); ``None`` reads ``model.ego()``.
+
     Shapes:
-        users, positives: (B,);  negatives: (B,), (B, K) or (B, K, C)
+        users, positives: (B,);  negatives: (B,), (B, K) or (B, K, C);  ego: (N, d)
 
     Returns:
         (loss scalar, (N, d) gradient).
@@ -189,7 +193,7 @@ def bpr_gradient(
     negatives = _as_matrix(negatives, len(users), candidates=True)
     offset = model.num_users
     with torch.no_grad():
-        ego = model.ego()
+        ego = model.ego() if ego is None else ego.detach()
         final = _final(model, adjacency, ego)
         if negatives.dim() == 3:
             negatives = hardest(final, users, negatives, offset)  # (B, K)
@@ -325,11 +329,15 @@ class BprObjective:
                 j = j.reshape(len(u), config.negatives, config.hard_candidates)  # (B, K, C)
         with self.timer("gradient"):
             device = self.device
+            ego = self.model.ego() if hasattr(self.model, "backward_ego") else None  # computed: keep its graph
             loss, grad = bpr_gradient(
                 self.model, self.adjacency, torch.from_numpy(u).to(device), torch.from_numpy(i).to(device),
-                torch.from_numpy(j.copy()).to(device), config.reg,
+                torch.from_numpy(j.copy()).to(device), config.reg, ego=ego,
             )  # fmt: skip
-            set_ego_grad(self.model, grad)
+            if ego is not None and ego.requires_grad:
+                ego.backward(grad)  # through the model's computed ego (MFQ), one forward per step
+            else:
+                set_ego_grad(self.model, grad)
         self.step += 1
         self.epoch_loss_sum += float(loss.detach()) * len(batch)
         return float(loss.detach())
