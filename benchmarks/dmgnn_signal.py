@@ -17,6 +17,13 @@ decay`` what a recency decay can add. On the null control both should vanish. Th
 never sees a tie's purchases (its messages carry node embeddings, event kinds and ages only), so this is an
 upper reference, not what the model reaches.
 
+The link side (issue 15 point 5, decay): for the test events ``(u, v, t)`` against their historical negatives
+``(u, v', t)`` (an earlier partner of ``u``), the AUC of three scores built from the events strictly before ``t``:
+``pair count`` (the number of earlier ``u``-``v`` events, what the aggregated graph knows), ``pair decayed``
+(``sum exp(-decay * age in days)`` over them: recency) and ``partner's purchases, decayed`` (``v``'s purchases
+before ``t``, decayed: interactions that follow purchases). Recency carries something the aggregated graph
+lacks when ``pair decayed`` beats ``pair count``; on the null control the pair scores should fall to 0.5-ish.
+
 Usage: .venv/bin/python benchmarks/dmgnn_signal.py DATASET [DATASET ...] [--decay 1.0] [--out results.json]
 """
 
@@ -60,6 +67,50 @@ def tie_purchase_features(data, users, times, window, decay_per_day):  # type: i
     return out
 
 
+def link_recency(data, decay_per_day, max_events, rng):  # type: ignore[no-untyped-def]
+    """AUC of the pair-count, pair-decayed and partner-purchase scores on test events vs historical negatives."""
+    from lsec.data.schema import CONSUMPTION_KINDS
+    from lsec.metrics.link import link_metrics
+    from lsec.train.temporal_data import DAY, NO_NEGATIVE, historical_negatives
+
+    n = data.num_users
+    key = np.minimum(data.src, data.dst) * n + np.maximum(data.src, data.dst)  # undirected pair
+    order = np.lexsort((data.ts, key))
+    pair_key, pair_ts = key[order], data.ts[order]
+    pay = data.consumption_kind == CONSUMPTION_KINDS["pay"]
+    buyer, pts = data.consumption_user[pay], data.consumption_ts[pay]  # sorted by (user, ts)
+    starts = np.searchsorted(buyer, np.arange(n + 1))
+    events = np.flatnonzero(data.fold_mask("test"))
+    events = np.sort(rng.choice(events, min(max_events, len(events)), replace=False))
+    src, dst, t = data.src[events], data.dst[events], data.ts[events]
+    hist = historical_negatives(data, src, dst, rng)
+    keep = hist != NO_NEGATIVE
+    src, dst, t, hist = src[keep], dst[keep], t[keep], hist[keep]
+
+    def scores(v: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(src), 3))
+        k = np.minimum(src, v) * n + np.maximum(src, v)
+        lo = np.searchsorted(pair_key, k, "left")
+        hi = np.searchsorted(pair_key, k, "right")
+        for q in range(len(src)):
+            times = pair_ts[lo[q] : hi[q]]
+            times = times[times < t[q]]
+            bought = pts[starts[v[q]] : starts[v[q] + 1]]
+            bought = bought[bought < t[q]]
+            out[q] = (
+                len(times),
+                np.exp(-decay_per_day * (t[q] - times) / DAY).sum(),
+                np.exp(-decay_per_day * (t[q] - bought) / DAY).sum(),
+            )
+        return out
+
+    pos, neg = scores(dst), scores(hist)
+    names = ("pair count", "pair decayed", "partner's purchases, decayed")
+    return {"events": int(len(src))} | {
+        name: float(link_metrics(pos[:, i], neg[:, i])["auc"]) for i, name in enumerate(names)
+    }
+
+
 def measure(dataset: str, decay: float, max_queries: int, seed: int) -> dict:  # type: ignore[type-arg]
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -95,6 +146,7 @@ def measure(dataset: str, decay: float, max_queries: int, seed: int) -> dict:  #
             "tier_macro_f1": float(macro_f1(sets["test"][2], predicted, rule.num_tiers)),
             "tier_accuracy": float(np.mean(predicted == sets["test"][2])),
         }
+    result["link (historical negatives), AUC"] = link_recency(data, decay, max_queries, rng)
     return result
 
 

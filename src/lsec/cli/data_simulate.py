@@ -24,7 +24,7 @@ Timestamps cover 50 days from 2020-12-01 00:00 UTC. --null follow|sell shuffles 
 
 Gifting presets (MMBee): --preset kuailive (23,772 users, 452,621 streamers, 21 days) or mmbee (20,000 users, 8,000 streamers, 7 + 1 days) simulate live rooms cut into 30-second segments, impressions (events/impressions.parquet: user, streamer, segment, ts, label, amount), gift edges (weight = amount) and segment features per modality (features/segment__{visual,speech,comment}.npy, segments x 3 frames x 16, float16). Both are calibrated to MMBee's 0.32 streamers gifted per user and 0.03 % positive impressions; every positive and 1.2 % of the negatives are written (meta.json "simulation" has the full-stream counts). --null graph makes a user's gift history uninformative; --null content shuffles the features across segments. --influence, --sales-threshold and --degree-exponent apply to the LSEC presets only.
 
-Social-commerce preset (DM-GNN): --preset dmgnn (12,890 users, 8,000 items, 90 days from 2024-01-01 UTC; in expectation 457,000 social edges and 1,200,000 consumption records at --scale 1) writes edges/user__social__user.parquet (src acts on dst's content: like / comment / repost / trust as kind) and events/consumption.parquet (user, item, ts, kind browse / cart / pay, amount). Purchases are a Hawkes process on latent ties: a purchase of user v raises each follower's purchase rate by its share of --influence x (v's influence score) x --decay x exp(-decay x dt), dt in days (--influence in [0, 1): purchases triggered per purchase of a user with score 1); users who buy in the same categories come to interact. --null social rewires the social edges (degrees, times and kinds kept) so they carry no information about consumption.
+Social-commerce preset (DM-GNN): --preset dmgnn (12,890 users, 8,000 items, 90 days from 2024-01-01 UTC; in expectation 457,000 social edges and 1,200,000 consumption records at --scale 1) writes edges/user__social__user.parquet (src acts on dst's content: like / comment / repost / trust as kind) and events/consumption.parquet (user, item, ts, kind browse / cart / pay, amount). Purchases are a Hawkes process on latent ties: a purchase of user v raises each follower's purchase rate by its share of --influence x (v's influence score) x --decay x exp(-decay x dt), dt in days (--influence in [0, 1): purchases triggered per purchase of a user with score 1); users who buy in the same categories come to interact. --null social rewires the social edges (degrees, times and kinds kept) so they carry no information about consumption. Knobs (defaults unchanged): --follows (latent ties per user), --burst (share of tie interactions that follow the followed user's purchases), --feedback (share of co-buyer edges); issue 15's strong-influence setting is --influence 0.9 --follows 1 --burst 0.5 --feedback 0.03.
 
 Example: lsec data simulate --preset lsec-small --scale 0.1 --influence 0.5 --seed 0 --out data/lsec-small-0.1"""
 
@@ -81,6 +81,24 @@ def simulate_command(
     decay: float = typer.Option(
         1.0, "--decay", help="dmgnn: per day, exponential decay of a tie's purchase's effect (recency), > 0."
     ),
+    follows: float = typer.Option(
+        6.0,
+        "--follows",
+        help="dmgnn: mean number of users a user follows (latent ties); fewer followers per influencer make each "
+        "tie's purchase raise a follower's purchase rate more.",
+    ),
+    burst: float = typer.Option(
+        0.0,
+        "--burst",
+        help="dmgnn: share of the tie interactions triggered by the followed user's purchases (exponential delay, "
+        "mean 6 hours), in [0, 1]; 0 = all at uniform times.",
+    ),
+    feedback: float = typer.Option(
+        0.15,
+        "--feedback",
+        help="dmgnn: share of the social edges between co-buyers of a category (consumption feeding back into who "
+        "interacts with whom), in [0, 1); the rest ride on the latent ties.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same dataset)."),
     null: Optional[str] = typer.Option(
         None,
@@ -118,7 +136,8 @@ def simulate_command(
         _simulate_gifting(out, preset, scale, seed, null, force, _progress(progress))
         return
     if preset in SOCIAL_PRESETS:
-        _simulate_social(out, preset, scale, influence, decay, seed, null, force, _progress(progress))
+        knobs = {"follows_per_user": follows, "burst_share": burst, "feedback_share": feedback}
+        _simulate_social(out, preset, scale, influence, decay, seed, null, force, _progress(progress), knobs)
         return
     try:
         check_version(version)  # before the output folder is touched
@@ -179,18 +198,21 @@ def _simulate_social(
     null: Optional[str],
     force: bool,
     progress: bool,
+    knobs: dict[str, float] | None = None,
 ) -> None:
     from lsec.cli import fail
     from lsec.data.events import save_dataset
-    from lsec.data.simulate.social import simulate_social
+    from lsec.data.simulate.social import simulate_social, social_model
     from lsec.errors import LsecError
 
     try:
+        model = social_model(**(knobs or {}))  # checked before the output folder is touched
         _prepare_out(out, force)
         began = time.perf_counter()
         dataset = simulate_social(
-            preset=preset, scale=scale, influence=influence, decay=decay, seed=seed, null=null, progress=progress
-        )
+            preset=preset, scale=scale, influence=influence, decay=decay, seed=seed, null=null, progress=progress,
+            model=model,
+        )  # fmt: skip
         save_dataset(dataset.graph, out, events=dataset.events)
     except LsecError as err:
         raise fail(str(err)) from None

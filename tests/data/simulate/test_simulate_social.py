@@ -14,7 +14,15 @@ from typer.testing import CliRunner
 from lsec.cli import app
 from lsec.data.events import read_events, save_dataset
 from lsec.data.schema import CONSUMPTION_KINDS, SOCIAL_KINDS
-from lsec.data.simulate.social import DAY, PRESETS, TIME_ORIGIN, SocialDataset, expected_counts, simulate_social
+from lsec.data.simulate.social import (
+    DAY,
+    PRESETS,
+    TIME_ORIGIN,
+    SocialDataset,
+    expected_counts,
+    simulate_social,
+    social_model,
+)
 from lsec.data.store import load
 from lsec.errors import LsecConfigError
 
@@ -201,3 +209,81 @@ def test_cli_preset_dmgnn(tmp_path: Path) -> None:
     assert meta["provenance"]["decay_per_day"] == 0.5 and meta["provenance"]["null"] == "social"
     bad = CliRunner().invoke(app, [*args, "--influence", "1.5", "--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "'influence' parameter" in bad.output
+
+
+# --------------------------------------------------------------------------- the strong-influence knobs (issue 15)
+STRONG = {"follows_per_user": 1.0, "burst_share": 0.5, "feedback_share": 0.03}  # with influence 0.9
+
+
+@pytest.fixture(scope="module")
+def strong() -> SocialDataset:
+    return simulate_social(scale=0.1, seed=4, influence=0.9, model=social_model(**STRONG))
+
+
+@pytest.fixture(scope="module")
+def strong_null() -> SocialDataset:
+    return simulate_social(scale=0.1, seed=4, influence=0.9, model=social_model(**STRONG), null="social")
+
+
+def share_after_dst_purchase(data: SocialDataset, days: float = 1.0) -> float:
+    """Share of the social events ``u -> v`` at ``t`` with a purchase of ``v`` in ``[t - days, t)``."""
+    c = data.events["consumption"]
+    pay = c["kind"] == CONSUMPTION_KINDS["pay"]
+    span = PRESETS["dmgnn"].num_days * DAY + 1
+    key = np.sort(c["user"][pay].astype(np.int64) * span + (c["ts"][pay] - TIME_ORIGIN))
+    social = data.graph["social"]
+    query = social.dst.astype(np.int64) * span + (social.ts - TIME_ORIGIN)
+    count = np.searchsorted(key, query, "left") - np.searchsorted(key, query - int(days * DAY), "left")
+    return float((count > 0).mean())
+
+
+def test_strong_knobs_keep_the_counts_and_plant_a_larger_effect(
+    default: SocialDataset, strong: SocialDataset, strong_null: SocialDataset
+) -> None:
+    sim = strong.graph.meta["simulation"]
+    for name in ("social_edges", "consumption_records"):  # the calibration holds with the knobs
+        assert sim["realised"][name] == pytest.approx(sim["expected"][name], rel=0.05)
+    assert sim["realised"]["burst_edges"] == pytest.approx(0.5 * 0.97 * sim["expected"]["social_edges"], rel=0.1)
+    assert sim["model"]["burst_share"] == 0.5
+    # a tie's purchase: lift measured 1.9 in the first half day (default data 1.2), gone on the null
+    assert purchase_lift(strong, EARLY) > 1.5 and purchase_lift(strong, EARLY) - 1 > 2 * (
+        purchase_lift(default, EARLY) - 1
+    )
+    for window in (EARLY, LATE):
+        assert purchase_lift(strong_null, window) == pytest.approx(1.0, abs=0.06)
+    # interactions cluster after the receiver's purchases (bursts); the null's shuffled times do not
+    assert share_after_dst_purchase(strong) > 2 * share_after_dst_purchase(default)
+    assert share_after_dst_purchase(strong_null) < 1.2 * share_after_dst_purchase(default)
+    # the null keeps each user's degrees, the time multiset and the consumption
+    a, b = strong.graph["social"], strong_null.graph["social"]
+    n = strong.graph.num_users
+    np.testing.assert_array_equal(np.bincount(a.src, minlength=n), np.bincount(b.src, minlength=n))
+    np.testing.assert_array_equal(np.bincount(a.dst, minlength=n), np.bincount(b.dst, minlength=n))
+    np.testing.assert_array_equal(np.sort(a.ts), np.sort(b.ts))
+    np.testing.assert_array_equal(strong.events["consumption"]["amount"], strong_null.events["consumption"]["amount"])
+
+
+def test_knobs_same_seed_same_bytes_and_checked(tmp_path: Path) -> None:
+    args = [
+        "data",
+        "simulate",
+        "--preset",
+        "dmgnn",
+        "--scale",
+        "0.02",
+        "--seed",
+        "3",
+        "--follows",
+        "1",
+        "--burst",
+        "0.5",
+    ]
+    for name in ("a", "b"):
+        result = CliRunner().invoke(app, [*args, "--feedback", "0.03", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert folder_digest(tmp_path / "a") == folder_digest(tmp_path / "b")
+    assert load(tmp_path / "a").meta["simulation"]["realised"]["burst_edges"] > 0
+    bad = CliRunner().invoke(app, [*args, "--feedback", "1.0", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "'feedback_share' knob" in bad.output and "--feedback" in bad.output
+    with pytest.raises(LsecConfigError, match="no knob 'follows'"):
+        social_model(follows=2.0)

@@ -35,9 +35,22 @@ Generative story:
    category is followed (after an exponential delay, mean 1 day) by ``Poisson(f)`` interactions of the buyer
    with earlier buyers of the same category (one earlier purchase of the category drawn uniformly), kinds
    35 / 45 / 20 / 0: users who buy in the same categories come to interact.
+   **Bursts** (``burst_share`` > 0, off by default): that share of the tie interactions follows purchases
+   instead of falling at uniform times: after each purchase of ``v``, ``Poisson(burst_lambda x S_v)``
+   interactions ``u -> v`` of its followers (by tie strength), each after an exponential delay (mean
+   ``burst_delay_days``, 6 hours): interactions cluster in time around purchases, so recency matters.
 6. **Null control.** ``null="social"`` shuffles the ``dst`` column of the social edges (``src``, ``ts`` and
    ``kind`` stay; self-loops are swapped away): every user keeps its in- and out-degree and its times, and
-   the edges say nothing about consumption. The consumption table is identical to the default one.
+   the edges say nothing about consumption. The consumption table is identical to the default one. With
+   bursts the ``ts`` column is shuffled too, by its own permutation (a user's event times would otherwise
+   mark its influencers' or its own purchases); degrees and the times as a whole are kept.
+
+**Strong-influence setting** (issue 15: a per-query effect large enough for a tier label; not the default):
+``influence=0.9`` with ``SocialModel(follows_per_user=1, burst_share=0.5, feedback_share=0.03)`` (CLI
+``--influence 0.9 --follows 1 --burst 0.5 --feedback 0.03``). Fewer followers per influencer make each of a
+tie's purchases trigger ~0.3 purchases of a follower (default ~0.03); fewer co-purchase edges leave most
+observed pairs on latent ties. Scale 0.1, seed 0: purchase lift after a tie's purchase 1.90 / 1.76 / 1.27 /
+1.13 at 0-0.5 / 0-1 / 2-3 / 4-5 days (null 1.03 / 1.03 / 1.03 / 1.01); counts still calibrated.
 
 **Calibration.** The expected number of purchases per user solves ``n = c * activity * T + M n`` with
 ``M[u, v] = influence * i_v * s_uv / S_v * keep`` (``keep`` = share of triggered purchases inside the span,
@@ -74,6 +87,8 @@ from lsec.data.simulate.sampling import SegmentSampler, categorical
 from lsec.data.simulate.social_events import (
     DAY,
     TIME_ORIGIN,
+    concat_interactions,
+    draw_bursts,
     draw_consumption,
     draw_interactions,
     draw_purchases,
@@ -90,6 +105,7 @@ __all__ = [
     "SocialPreset",
     "expected_counts",
     "simulate_social",
+    "social_model",
 ]
 
 SIMULATOR_VERSION = "1"
@@ -147,6 +163,8 @@ class SocialModel:
     feedback_delay_days: float = 1.0
     tie_kinds: tuple[float, float, float, float] = (0.5, 0.25, 0.15, 0.10)  # like, comment, repost, trust
     feedback_kinds: tuple[float, float, float, float] = (0.35, 0.45, 0.20, 0.0)
+    burst_share: float = 0.0  # share of the tie interactions triggered by the influencer's purchases (0: none)
+    burst_delay_days: float = 0.25  # mean delay of a triggered interaction after the purchase (exponential)
 
     def records_per_pay(self) -> float:
         """Expected consumption records per purchase, its funnel and the sessions that go with it."""
@@ -216,8 +234,10 @@ def simulate_social(
 
     bar.set_postfix_str("social")
     social = draw_interactions(target, model, latents, plan, pays, rngs[3])
+    if model.burst_share > 0:  # its own stream: without bursts the bytes are those of the version before them
+        social = concat_interactions(social, draw_bursts(target, model, latents, plan, pays, rngs[5]))
     if null == "social":
-        social = rewire_interactions(social, rngs[4])
+        social = rewire_interactions(social, rngs[4], with_time=model.burst_share > 0)
     bar.update()
 
     bar.set_postfix_str("assemble")
@@ -255,6 +275,7 @@ def simulate_social(
         "realised": {
             "social_edges": len(table),
             "feedback_edges": int(social["feedback"].sum()),
+            "burst_edges": int(social["burst"].sum()) if "burst" in social else 0,
             "self_loops_dropped": int(social["dropped"]),
             "consumption_records": int(kinds.shape[0]),
             **{f"{name}_records": int((kinds == CONSUMPTION_KINDS[name]).sum()) for name in ("browse", "cart", "pay")},
@@ -279,6 +300,29 @@ def simulate_social(
     bar.update()
     bar.close()
     return SocialDataset(graph, {"consumption": consumption}, truth)
+
+
+def social_model(**knobs: float) -> SocialModel:
+    """:class:`SocialModel` with ``knobs`` replaced, checked: ``follows_per_user`` > 0, ``burst_share`` in [0, 1],
+    ``burst_delay_days`` > 0, ``feedback_share`` in [0, 1) (the CLI's ``--follows`` / ``--burst`` / ``--feedback``)."""
+    fields = SocialModel.__dataclass_fields__
+    for name in knobs:
+        if name not in fields:
+            raise LsecConfigError(f"SocialModel has no knob {name!r}; knobs: {', '.join(fields)}.")
+    checks = {
+        "follows_per_user": (lambda v: v > 0, "a positive number"),
+        "burst_share": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "burst_delay_days": (lambda v: v > 0, "a positive number (days)"),
+        "feedback_share": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    }
+    for name, (ok, expected) in checks.items():
+        value = knobs.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and ok(value)):
+            flag = {"follows_per_user": "--follows", "burst_share": "--burst", "feedback_share": "--feedback"}[name]
+            raise LsecConfigError(
+                f"The '{name}' knob of the dmgnn simulator ({flag}) must be {expected}. Got {value!r} instead."
+            )
+    return SocialModel(**{k: float(v) for k, v in knobs.items()})  # type: ignore[arg-type]
 
 
 def expected_counts(
@@ -402,20 +446,28 @@ def _plan(
             break
     pays = target.consumption_records / model.records_per_pay()
     rate = pays / expected.sum()  # c, per day and unit activity
-    tie_edges = (1 - model.feedback_share) * target.social_edges
+    all_tie_edges = (1 - model.feedback_share) * target.social_edges
+    tie_edges = all_tie_edges * (1 - model.burst_share)  # uniform in time (x 1.0 exactly without bursts)
+    burst_edges = all_tie_edges * model.burst_share
     feedback_edges = model.feedback_share * target.social_edges
+    # bursts: Poisson(burst_lambda x S_v) interactions on v's follower ties after each purchase of v; expected
+    # purchases of v = rate x expected[v], a share of the bursts falls after the end (mean delay / span)
+    pays_times_strength = float((rate * expected * total).sum())
+    burst_keep = 1 - (1 - np.exp(-span / model.burst_delay_days)) * model.burst_delay_days / span
+    burst_lambda = burst_edges / max(pays_times_strength * burst_keep, 1e-12)
     return {
         "rate": float(rate),
         "tie_lambda": tie_edges / max(float(strength.sum()), 1e-12),
+        "burst_lambda": float(burst_lambda),
         "feedback_per_pay": feedback_edges / pays,
         "expected": {
             "users": nu,
             "items": target.num_items,
             "pays": float(pays),
             "consumption_records": float(pays * model.records_per_pay()),
-            "tie_edges": float(tie_edges),
+            "tie_edges": float(tie_edges + burst_edges),
             "feedback_edges": float(feedback_edges),
-            "social_edges": float(tie_edges + feedback_edges),
+            "social_edges": float(tie_edges + burst_edges + feedback_edges),
             "triggered_share": float(1 - base.sum() / expected.sum()),
         },
     }

@@ -189,9 +189,58 @@ def draw_interactions(
     }
 
 
-def rewire_interactions(social: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """Shuffle ``dst`` (degrees, times and kinds kept); each self-loop swaps ``dst`` with a random other row."""
+def draw_bursts(
+    target: SocialPreset,
+    model: SocialModel,
+    latents: dict[str, Any],
+    plan: dict[str, Any],
+    pays: dict[str, Any],
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Interactions triggered by purchases: after each purchase of ``v``, ``Poisson(burst_lambda x S_v)``
+    interactions ``u -> v`` on ``v``'s follower ties (``u`` drawn by tie strength), each after an exponential
+    delay (mean ``burst_delay_days``); those past the end are dropped. Kinds as on the ties."""
+    end = target.num_days * DAY
+    followers: SegmentSampler = latents["followers"]
+    has = followers.totals() > 0
+    rate = plan["burst_lambda"] * followers.totals()
+    count = rng.poisson(rate[pays["user"]] * has[pays["user"]])
+    purchase = np.repeat(np.arange(pays["user"].shape[0]), count)
+    tie = followers.sample(rng, pays["user"][purchase])
+    delay = np.floor(rng.exponential(model.burst_delay_days * DAY, purchase.shape[0])).astype(np.int64)
+    ts = pays["ts"][purchase] + delay
+    kind = categorical(rng, np.asarray(model.tie_kinds), purchase.shape[0])
+    ok = ts < end
+    kind_codes = np.array([SOCIAL_KINDS[k] for k in ("like", "comment", "repost", "trust")], dtype=np.int8)
+    n = int(ok.sum())
+    return {
+        "src": latents["tie_src"][tie][ok],
+        "dst": latents["tie_dst"][tie][ok],
+        "ts": ts[ok],
+        "kind": kind_codes[kind[ok]],
+        "feedback": np.zeros(n, dtype=bool),
+        "burst": np.ones(n, dtype=bool),
+        "dropped": 0,
+    }
+
+
+def concat_interactions(social: dict[str, Any], bursts: dict[str, Any]) -> dict[str, Any]:
+    """The rows of ``social`` then those of ``bursts`` (``burst`` flags: False, then True)."""
+    out = {k: np.concatenate([social[k], bursts[k]]) for k in ("src", "dst", "ts", "kind", "feedback")}
+    out["burst"] = np.concatenate([np.zeros(social["src"].shape[0], dtype=bool), bursts["burst"]])
+    return out | {"dropped": social["dropped"] + bursts["dropped"]}
+
+
+def rewire_interactions(social: dict[str, Any], rng: np.random.Generator, *, with_time: bool = False) -> dict[str, Any]:
+    """Shuffle ``dst`` (degrees, times and kinds kept); each self-loop swaps ``dst`` with a random other row.
+
+    ``with_time``: ``ts`` is shuffled too, by its own permutation (each row keeps its ``src`` and ``kind``, takes the
+    ``dst`` of one row and the ``ts`` of another). Needed when interactions follow purchases (bursts): then the
+    times of a user's outgoing events mark its influencers' purchases (which raise its own) and the times of its
+    incoming events its own purchases, so ``(src, ts)`` or ``(dst, ts)`` would still carry consumption. Every
+    user keeps its out- and in-degree; the times are kept as a whole, not per user."""
     src, dst = social["src"], social["dst"][rng.permutation(social["dst"].shape[0])]
+    ts = social["ts"][rng.permutation(social["ts"].shape[0])] if with_time else social["ts"]
     for row in np.flatnonzero(src == dst):  # few: about sum(out * in) / E rows
         for other in rng.integers(0, dst.shape[0], 32):
             if src[row] != dst[other] and src[other] != dst[row]:
@@ -199,5 +248,5 @@ def rewire_interactions(social: dict[str, Any], rng: np.random.Generator) -> dic
                 break
     keep = src != dst
     dropped = int((~keep).sum())
-    out = {k: v[keep] for k, v in social.items() if k not in ("dst", "dropped")}
-    return out | {"dst": dst[keep], "dropped": dropped}
+    out = {k: v[keep] for k, v in social.items() if k not in ("dst", "ts", "dropped")}
+    return out | {"dst": dst[keep], "ts": ts[keep], "dropped": dropped}
