@@ -78,11 +78,12 @@ def per_user_auc(score: np.ndarray, label: np.ndarray, tie_break: np.ndarray) ->
 
 def probe(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
-    target = simulator._check_arguments("lsec-small", args.scale, args.influence, args.seed, None, 20)
+    gamma = args.degree_exponent
+    target = simulator._check_arguments("lsec-small", args.scale, args.influence, args.seed, None, 20, gamma)
     base = simulator.model_for(simulator.check_version(args.version), target.num_items)
     model = dataclasses.replace(base, **json.loads(args.model))
     graph = simulator.simulate_lsec(
-        "lsec-small", scale=args.scale, influence=args.influence, seed=args.seed, model=model
+        "lsec-small", scale=args.scale, influence=args.influence, seed=args.seed, model=model, degree_exponent=gamma
     )
     # The latent nodes are the first stage of the generator, drawn from the first spawned stream: redraw them.
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(args.seed).spawn(6)]
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument(
         "--version", default="2", help="Simulator version whose knobs --model changes (2 or 3; v3 scales its niches)."
     )
+    parser.add_argument("--degree-exponent", type=float, default=simulator.DEFAULT_DEGREE_EXPONENT)
     parser.add_argument("--users", type=int, default=3000)
     parser.add_argument("--negatives", type=int, default=100)
     parser.add_argument("--implicit-python", type=Path, default=None, help="Python of a venv with implicit (ALS).")
