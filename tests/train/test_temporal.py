@@ -245,3 +245,71 @@ def test_train_step_times_sampling_apart_with_the_same_numbers(dataset: Path) ->
     assert len(grads) == len(reference) > 0
     for got, want in zip(grads, reference, strict=True):
         assert torch.equal(got, want)
+
+
+def test_neighbor_consumption_reads_nothing_at_or_after_the_query_time(dataset: Path, task) -> None:  # type: ignore[no-untyped-def]
+    """model.hparams.neighbor_consumption: the attributes follow their rule (naive count), every attribute lookup
+    is at the query time or at a sampled event's (earlier) time, and consumption at or after the query time, even
+    at that very second, changes no embedding, while earlier consumption does."""
+    import dataclasses
+
+    from lsec.train.temporal_data import temporal_data
+
+    cfg = config(dataset, "model.hparams.neighbor_consumption=true", "model.hparams.num_layers=2")
+    current = temporal_task(cfg)
+    data = current.data
+    pay = data.consumption_kind == CONSUMPTION_KINDS["pay"]
+    users, times = data.consumption_user[pay][:20], data.consumption_ts[pay][:20]  # a purchase at exactly t
+    got = data.node_attributes(users, times, current.rule.window)
+    for row, (u, t) in enumerate(zip(users, times, strict=True)):
+        mine = pay & (data.consumption_user == u) & (data.consumption_ts < t)
+        expected = [
+            (mine & (data.consumption_ts >= t - DAY)).sum(),
+            (mine & (data.consumption_ts >= t - current.rule.window)).sum(),
+            data.consumption_amount[mine & (data.consumption_ts >= t - current.rule.window)].sum(),
+        ]
+        np.testing.assert_allclose(got[row], np.log1p(expected), rtol=1e-5)
+
+    model = build_dmgnn(cfg, current).eval()
+    assert model.encoder.attribute_dim == 3
+    events = np.flatnonzero(data.fold_mask("test"))[:50]
+    cut = int(data.ts[events[0]])  # every query at this time
+    nodes = np.concatenate([data.src[events], data.dst[events]])
+    t = np.full(len(nodes), cut)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def recording(nodes_: np.ndarray, times_: np.ndarray) -> np.ndarray:
+        seen.append((nodes_.copy(), times_.copy()))
+        return current.node_attributes(nodes_, times_)
+
+    model.encoder.set_node_attributes(recording)
+    with torch.no_grad():
+        before = model.embed(nodes, t, sampler=current.sample())
+    ((att_nodes, att_times),) = seen
+    assert len(att_nodes) > len(nodes)  # the top queries, then the sampled neighbours at their event times
+    np.testing.assert_array_equal(att_times[: len(nodes)], t)
+    hops = sample_hops(current.sample(), nodes, t, 2)
+    assert (hops[0].timestamps[hops[0].mask] < np.repeat(t, hops[0].mask.sum(1))).all()
+
+    def embed_with(keep: np.ndarray, extra_users: np.ndarray | None = None) -> torch.Tensor:
+        extra = np.zeros(0, np.int64) if extra_users is None else extra_users
+        columns = {
+            "user": np.concatenate([data.consumption_user[keep], extra]),
+            "ts": np.concatenate([data.consumption_ts[keep], np.full(len(extra), cut)]),  # at the query's second
+            "kind": np.concatenate([data.consumption_kind[keep], np.full(len(extra), CONSUMPTION_KINDS["pay"])]),
+            "amount": np.concatenate([data.consumption_amount[keep], np.full(len(extra), 1e4)]),
+        }
+        changed = temporal_data(
+            src=data.src, dst=data.dst, ts=data.ts, kinds=data.kinds, num_users=data.num_users,
+            user_ids=data.user_ids, consumption=columns,
+        )  # fmt: skip
+        other = dataclasses.replace(current, data=changed)
+        model.encoder.set_node_attributes(other.node_attributes)
+        with torch.no_grad():
+            return model.embed(nodes, t, sampler=current.sample())
+
+    everything = np.ones(len(data.consumption_ts), bool)
+    assert (data.consumption_ts >= cut).any()
+    torch.testing.assert_close(embed_with(data.consumption_ts < cut), before, rtol=0, atol=0)  # later: dropped
+    torch.testing.assert_close(embed_with(everything, np.arange(data.num_users)), before, rtol=0, atol=0)  # at t
+    assert not torch.equal(embed_with(data.consumption_ts < cut - 20 * DAY), before)  # earlier purchases count

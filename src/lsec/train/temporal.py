@@ -24,7 +24,10 @@ tier of the amount paid in the previous window ``[t - W, t)``).
 **Model options** (``model.hparams``): the :class:`DMGNN` keywords (``embedding_dim``, ``num_layers``,
 ``num_heads``, ``decay``, ``decay_rate``, ``tasks``, ``num_tiers``, ...; ``num_users``, ``num_edge_kinds`` and
 ``consumption_dim`` come from the dataset) and the objective's :data:`OBJECTIVE_HPARAMS`: ``num_neighbors``
-(10), ``sampler`` (``recent`` / ``uniform``), ``tier_window_days`` (7), ``consumption_features`` (true).
+(10), ``sampler`` (``recent`` / ``uniform``), ``tier_window_days`` (7), ``consumption_features`` (true),
+``neighbor_consumption`` (false: when true, every user's recent purchases enter the encoder as dynamic node
+attributes at each query and event time, so messages carry a tie's consumption before the event; the data's
+:meth:`~lsec.train.temporal_data.TemporalData.node_attributes`).
 Model ``tgat`` is DM-GNN without decay (``decay`` must stay null). Model ``static-gnn`` swaps the encoder for
 LightGCN on the aggregated training graph (:mod:`lsec.nn.models.dmgnn.static`; ``embedding_dim`` and
 ``num_layers`` are read, query times ignored), with the same heads and objective.
@@ -47,9 +50,10 @@ from lsec.errors import LsecConfigError, LsecDataError
 from lsec.graph.temporal import count_before, most_recent, uniform_before
 from lsec.metrics.classification import confusion_matrix, macro_f1
 from lsec.metrics.link import link_metrics
-from lsec.nn.models.dmgnn import DMGNN, sample_hops
+from lsec.nn.models.dmgnn import DMGNN, TemporalEncoder, sample_hops
 from lsec.train.loop import StepTimer
 from lsec.train.temporal_data import (
+    ATTRIBUTE_NAMES,
     DAY,
     FEATURE_NAMES,
     FOLDS,
@@ -63,7 +67,7 @@ from lsec.train.temporal_data import (
 )
 
 MODELS = {"dmgnn": {}, "tgat": {"decay": None}, "static-gnn": {"decay": None}}
-OBJECTIVE_HPARAMS = ("num_neighbors", "sampler", "tier_window_days", "consumption_features")
+OBJECTIVE_HPARAMS = ("num_neighbors", "sampler", "tier_window_days", "consumption_features", "neighbor_consumption")
 SOCIAL = ("user", "social", "user")
 EVAL_CHUNK = 4096
 
@@ -78,6 +82,11 @@ class TemporalTask:
     sampler: str = "recent"
     use_features: bool = True
     seed: int = 0
+    neighbor_consumption: bool = False
+
+    def node_attributes(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """(B, 3) the encoder's dynamic node attributes, strictly before ``times``."""
+        return self.data.node_attributes(users, times, self.rule.window)
 
     def sample(self, rng: np.random.Generator | None = None) -> Any:
         """The encoder's sampler callback: events strictly before each query time (:mod:`lsec.graph.temporal`)."""
@@ -347,6 +356,7 @@ def temporal_task(cfg: Config, dataset: str | None = None) -> TemporalTask:
         sampler=options["sampler"],
         use_features=options["consumption_features"] and "tier" in options["tasks"],
         seed=cfg.train.seed,
+        neighbor_consumption=options["neighbor_consumption"],
     )
 
 
@@ -370,8 +380,14 @@ def build_dmgnn(cfg: Config, task: TemporalTask) -> DMGNN:
         hparams["encoder"] = StaticEncoder(
             adjacency, embedding_dim=hparams.get("embedding_dim", 64), num_layers=hparams.get("num_layers", 2)
         )
+    if task.neighbor_consumption:
+        if cfg.model.name == "static-gnn":
+            raise LsecConfigError(
+                "model.hparams.neighbor_consumption needs a temporal encoder (dmgnn or tgat). Got model 'static-gnn'."
+            )
+        hparams["attribute_dim"] = len(ATTRIBUTE_NAMES)
     try:
-        return DMGNN(
+        model = DMGNN(
             task.data.num_users,
             num_edge_kinds=0 if kinds is None else int(kinds.max(initial=-1)) + 1,
             consumption_dim=len(FEATURE_NAMES) if task.use_features else 0,
@@ -379,6 +395,10 @@ def build_dmgnn(cfg: Config, task: TemporalTask) -> DMGNN:
         )
     except (TypeError, ValueError) as err:
         raise LsecConfigError(f"model {cfg.model.name!r} with hparams {cfg.model.hparams}: {err}") from None
+    if task.neighbor_consumption:
+        assert isinstance(model.encoder, TemporalEncoder)
+        model.encoder.set_node_attributes(task.node_attributes)
+    return model
 
 
 def _options(cfg: Config) -> dict[str, Any]:
@@ -394,7 +414,12 @@ def _options(cfg: Config) -> dict[str, Any]:
         "consumption_features": h.get("consumption_features", True),
         "num_tiers": h.get("num_tiers", 3),
         "tasks": tuple(h.get("tasks", ("link", "tier"))),
+        "neighbor_consumption": h.get("neighbor_consumption", False),
     }
+    if not isinstance(options["neighbor_consumption"], bool):
+        raise LsecConfigError(
+            f"model.hparams.neighbor_consumption must be true or false. Got {options['neighbor_consumption']!r} instead."
+        )
     if (
         isinstance(options["num_neighbors"], bool)
         or not isinstance(options["num_neighbors"], int)

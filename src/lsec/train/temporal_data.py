@@ -33,6 +33,11 @@ training label never reads consumption after ``b_valid``, a validation label non
 ``log1p`` of the number of browse, cart and pay events and of the paid amount of ``u`` in ``[t - W, t)``,
 strictly before ``t``: 4 numbers.
 
+**Node attributes** ``a_u(t)`` (``model.hparams.neighbor_consumption``, off by default): ``log1p`` of the number
+of pay events of ``u`` in ``[t - 1 day, t)`` and in ``[t - W, t)`` and of its paid amount in ``[t - W, t)``,
+strictly before ``t``: 3 numbers. The encoder adds them at layer 0, so every sampled event carries its
+neighbour's attributes at the event's time (:mod:`lsec.nn.models.dmgnn.encoder`): a tie's recent purchases.
+
 **Negatives.** Training: one random negative per positive ``(u, v, t)``: ``(u, v', t)`` with ``v'`` uniform
 over all users, drawn per epoch from ``default_rng([seed, epoch])``. Evaluation (drawn once per fold from
 ``default_rng([seed, 7, fold])``): a *random* negative as in training, and a *historical* one: ``v'`` uniform
@@ -58,6 +63,7 @@ DAY = 86_400
 FOLDS = ("train", "valid", "test")
 TRAIN_FRACTION, VALID_END_FRACTION = 0.70, 0.85
 FEATURE_NAMES = ("browse", "cart", "pay", "paid_amount")
+ATTRIBUTE_NAMES = ("pay_last_day", "pay", "paid_amount")
 NO_NEGATIVE = -1
 
 
@@ -119,6 +125,13 @@ class TemporalData:
         """(B, 4) float32 ``log1p`` consumption features in ``[t - window, t)`` (module docstring)."""
         t = np.asarray(times, dtype=np.int64)
         return np.log1p(self.window_sums(np.asarray(users, np.int64), t - window, t)).astype(np.float32)
+
+    def node_attributes(self, users: np.ndarray, times: np.ndarray, window: int) -> np.ndarray:
+        """(B, 3) float32 ``log1p`` node attributes (:data:`ATTRIBUTE_NAMES`) strictly before ``times`` (module docstring)."""
+        u, t = np.asarray(users, np.int64), np.asarray(times, dtype=np.int64)
+        last_day = self.window_sums(u, t - DAY, t)[:, 2]
+        recent = self.window_sums(u, t - window, t)[:, 2:]
+        return np.log1p(np.column_stack([last_day, recent])).astype(np.float32)
 
     def _key(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
         origin, span = self._cumulative["origin"], self._cumulative["span"]

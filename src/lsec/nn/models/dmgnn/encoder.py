@@ -15,6 +15,13 @@ queries of the top layer are ``Q_0 = (nodes, times)``; ``hops[0]`` samples them.
 down are ``Q_1 = Q_0`` followed by the real (unmasked) neighbours of ``hops[0]`` in row-major order, at
 their event times; ``hops[1]`` samples ``Q_1``; and so on, ``num_layers`` hops in all (layer 0 is a table
 lookup and needs none). Padded neighbours are never looked up, so their ids and times never matter.
+
+Dynamic node attributes (``attribute_dim > 0``, off by default): layer 0 becomes
+``h_i^0(t) = E[i] + W_a a_i(t)`` with ``a_i(t)`` from a :data:`NodeAttributes` callback set by
+:meth:`TemporalEncoder.set_node_attributes`. Layer 0 is evaluated at every query of the last hop: the top
+queries at their query times and every sampled neighbour at ITS event time ``t_j``, so each event's message
+carries the neighbour's attributes as they were just before the event (DM-GNN's dynamic node attributes; with
+consumption, a tie's recent purchases) and nothing from ``[t_j, t)``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from lsec.nn.models.dmgnn.tgat import TGATLayer
 Sampler = Callable[[np.ndarray, np.ndarray], TemporalNeighbors]
 """``sampler(nodes (Q,), times (Q,)) -> TemporalNeighbors`` with (Q, k) arrays, e.g.
 ``lambda nodes, times: most_recent(csr, nodes=nodes, times=times, k=10)``."""
+
+NodeAttributes = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``attributes(nodes (Q,), times (Q,)) -> (Q, attribute_dim)``: dynamic node attributes of each node computed
+from what happened STRICTLY before its time (e.g. its recent consumption,
+:meth:`lsec.train.temporal_data.TemporalData.node_attributes`); the caller guarantees the "strictly before"."""
 
 
 def _as_array(values: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -80,6 +92,8 @@ class TemporalEncoder(nn.Module):
             kinds, each event's kind is embedded into ``edge_dim`` features and the sampler must return
             ``kinds``.
         edge_dim: width of the kind embedding (used when ``num_edge_kinds > 0``).
+        attribute_dim: width of the dynamic node attributes added at layer 0 (0: none; module docstring); the
+            callback is set by :meth:`set_node_attributes` (not part of the state dict).
 
     Shapes:
         nodes: (B,) int, times: (B,) (the timestamps' units), sampler or hops -> (B, embedding_dim)
@@ -99,6 +113,7 @@ class TemporalEncoder(nn.Module):
         decay: str | None = "learned",
         decay_rate: float = 1.0,
         time_unit: float = 1.0,
+        attribute_dim: int = 0,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -106,6 +121,7 @@ class TemporalEncoder(nn.Module):
             ("embedding_dim", embedding_dim, 1),
             ("num_layers", num_layers, 1),
             ("num_edge_kinds", num_edge_kinds, 0),
+            ("attribute_dim", attribute_dim, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(
@@ -130,7 +146,14 @@ class TemporalEncoder(nn.Module):
             )
             for _ in range(num_layers)
         )
+        self.attribute_dim = attribute_dim
+        self.attribute_projection = nn.Linear(attribute_dim, embedding_dim) if attribute_dim else None
+        self.node_attributes: NodeAttributes | None = None
         self.reset_parameters()
+
+    def set_node_attributes(self, attributes: NodeAttributes | None) -> None:
+        """The callback of the dynamic node attributes (needed when ``attribute_dim > 0``)."""
+        self.node_attributes = attributes
 
     def reset_parameters(self) -> None:
         nn.init.normal_(self.node_embedding.weight, std=0.1)
@@ -139,6 +162,9 @@ class TemporalEncoder(nn.Module):
         for layer in self.layers:
             assert isinstance(layer, TGATLayer)  # narrows ModuleList's Module for mypy
             layer.reset_parameters()
+        if self.attribute_projection is not None:  # last: without attributes the draws are those of before
+            nn.init.xavier_normal_(self.attribute_projection.weight)
+            nn.init.zeros_(self.attribute_projection.bias)
 
     def forward(
         self,
@@ -207,7 +233,21 @@ class TemporalEncoder(nn.Module):
         """(Q, d) embeddings after ``depth`` layers; ``hops[0]`` samples these Q queries."""
         device = self.node_embedding.weight.device
         if depth == 0:
-            return self.node_embedding(torch.as_tensor(nodes, dtype=torch.long, device=device))
+            table = self.node_embedding(torch.as_tensor(nodes, dtype=torch.long, device=device))
+            if self.attribute_projection is None:
+                return table
+            if self.node_attributes is None:
+                raise ValueError(
+                    f"TemporalEncoder was built with attribute_dim={self.attribute_dim}, so it needs a node "
+                    "attribute callback (set_node_attributes). Got None instead."
+                )
+            values = np.asarray(self.node_attributes(nodes, times))
+            if values.shape != (len(nodes), self.attribute_dim):
+                raise ValueError(
+                    f"The node attribute callback must return a ({len(nodes)}, {self.attribute_dim}) array. "
+                    f"Got shape {values.shape} instead."
+                )
+            return table + self.attribute_projection(torch.as_tensor(values, dtype=table.dtype, device=device))
         hop = hops[0]
         if hop.mask.shape[0] != len(nodes) or not np.array_equal(hop.query_times, times):
             raise ValueError(

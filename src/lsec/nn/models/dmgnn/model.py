@@ -49,6 +49,8 @@ class DMGNN(nn.Module):
         tasks: the heads to build, a non-empty subset of ``("link", "tier")``.
         num_tiers: number of consumption tiers (>= 2 when ``"tier"`` is a task).
         consumption_dim: width of the consumption features ``c_u(t)`` given to the tier head (0: none).
+        attribute_dim: width of the encoder's dynamic node attributes (0: none; their callback is set with
+            ``model.encoder.set_node_attributes``), e.g. every user's recent consumption at each event time.
         hidden_dim: hidden width of both heads; default ``embedding_dim``.
         encoder: a :class:`~lsec.nn.models.dmgnn.static.StaticEncoder` in place of the temporal one (the static
             baseline); the encoder arguments above are then unused.
@@ -78,6 +80,7 @@ class DMGNN(nn.Module):
         consumption_dim: int = 0,
         hidden_dim: int | None = None,
         encoder: StaticEncoder | None = None,
+        attribute_dim: int = 0,
     ) -> None:
         super().__init__()
         tasks = tuple(tasks)
@@ -111,6 +114,7 @@ class DMGNN(nn.Module):
             decay=decay,
             decay_rate=decay_rate,
             time_unit=time_unit,
+            attribute_dim=attribute_dim,
         )
         embedding_dim = self.encoder.embedding_dim
         self.link_head = _mlp(2 * embedding_dim, hidden_dim, 1, dropout) if "link" in tasks else None
