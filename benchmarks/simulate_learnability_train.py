@@ -30,7 +30,7 @@ import numpy as np
 
 from lsec.cli.demo import _recipe
 from lsec.config import load_config
-from lsec.data.simulate.lsec import check_version, model_for, simulate_lsec
+from lsec.data.simulate.lsec import DEFAULT_DEGREE_EXPONENT, check_version, model_for, simulate_lsec
 from lsec.data.simulate.permute import permute_relation
 from lsec.data.split import load_split, split_by_time, write_split
 from lsec.data.store import save
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation, the split and the training.")
     parser.add_argument("--null", choices=("follow", "sell"), default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--degree-exponent", type=float, default=DEFAULT_DEGREE_EXPONENT)
     parser.add_argument("--set", action="append", default=[], help="Config override, e.g. train.lr=0.001.")
     args = parser.parse_args()
     knobs = json.loads(args.knobs)
@@ -60,10 +61,11 @@ def main() -> None:
     if root.exists():
         shutil.rmtree(root)
     began = time.perf_counter()
-    graph = simulate_lsec("lsec-small", scale=args.scale, influence=0.5, seed=args.seed, version=version)
+    common = {"scale": args.scale, "influence": 0.5, "seed": args.seed, "degree_exponent": args.degree_exponent}
+    graph = simulate_lsec("lsec-small", version=version, **common)
     if knobs:
         model = dataclasses.replace(model_for(version, graph.num_items), **knobs)
-        graph = simulate_lsec("lsec-small", scale=args.scale, influence=0.5, seed=args.seed, model=model)
+        graph = simulate_lsec("lsec-small", model=model, **common)
     if args.null is not None:
         graph = permute_relation(graph, args.null, seed=args.seed)
     save(graph, root / "data")
@@ -79,6 +81,8 @@ def main() -> None:
         "overrides": args.set,
         "seed": args.seed,
         "null": args.null,
+        "degree_exponent": args.degree_exponent,
+        "train_buys_per_user": round(len(load_split(root / "data").train_graph()["buy"].src) / graph.num_users, 2),
         "data_seconds": round(time.perf_counter() - began, 1),
     }
     test_pop = _test_popularity_auc(root / "data")
