@@ -99,3 +99,10 @@ def test_official_recipes_cover_table_3() -> None:
     from lsec.evaluate.experiments import TABLES
 
     assert {recipe for _, recipe in TABLES["table3"]} == {p.stem for p in (CONFIGS / "official").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("value", ["[]", "[-1]", "[0, .inf]"])
+def test_popularity_prior_must_be_finite_non_negative_values(value: str) -> None:
+    with pytest.raises(LsecConfigError, match=r"eval\.popularity_prior must be a non-empty list"):
+        load_config(None, [f"eval.popularity_prior={value}"])
+    assert load_config(None, ["eval.popularity_prior=[0, 1, 10]"]).eval.popularity_prior == (0.0, 1.0, 10.0)
