@@ -236,6 +236,35 @@ def test_bpr_run_is_served_exactly(given: Path, tmp_path: Path) -> None:
         np.testing.assert_allclose([s for _, s in got], row[top], rtol=1e-5, atol=1e-6)
 
 
+def test_a_run_ranked_with_a_popularity_prior_is_served_as_evaluated(given: Path, tmp_path: Path) -> None:
+    """export + Recommender rank a known user as `lsec evaluate` does: the run's kappa blend, training items out."""
+    from lsec.serve.artifact import export_run
+    from lsec.serve.recommender import Recommender
+
+    train_run(cfg("mf-bpr", given, *FAST, "train.epochs=2", "train.num_threads=1", "eval.popularity_prior=[3]"),
+              tmp_path / "r")  # fmt: skip
+    run = load_run(tmp_path / "r")
+    enc = run.encode()
+    num_items = run.graph.num_nodes["item"]
+    train = csr(*distinct_pairs(run.split.edges("buy", "train"), num_items), (run.graph.num_nodes["user"], num_items))
+    block = with_popularity_prior(dot_scores(enc["buy.user"], enc["buy.item"], reuse_buffer=False), train, prior=3.0)
+    export_run(tmp_path / "r", tmp_path / "artifact")
+    served = Recommender.load(tmp_path / "artifact")
+    assert served.artifact.source["ranking"] == {"buy": {"popularity_prior": 3.0, "cold_fallback": True}}
+    plain = 0
+    for user in (0, 7, 123, 200):
+        row = block(torch.tensor([user])).numpy()[0].copy()
+        row[train[user].indices] = -np.inf
+        top = np.argsort(-row, kind="stable")[:10]
+        got = served.recommend([str(user)], k=10)[0]
+        assert [item for item, _ in got] == [str(i) for i in top]
+        np.testing.assert_allclose([s for _, s in got], row[top], rtol=1e-4, atol=1e-5)
+        model_only = (enc["buy.user"][user] @ enc["buy.item"].T).detach().numpy()
+        model_only[train[user].indices] = -np.inf
+        plain += [str(i) for i in np.argsort(-model_only, kind="stable")[:10]] == [item for item, _ in got]
+    assert plain < 4  # the blend changes what is served
+
+
 def test_train_device_auto_is_cpu_without_cuda_and_bad_devices_are_named() -> None:
     from lsec.train.loop import resolve_device
 

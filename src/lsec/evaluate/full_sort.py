@@ -221,9 +221,9 @@ def with_popularity_prior(
 
         def fallback(users: torch.Tensor) -> torch.Tensor:
             scores = score_block(users)
-            rows = cold_t[users]
+            rows = cold_t[users.cpu()].to(scores.device)  # scores stay where the model is (a GPU too)
             if rows.any():
-                scores[rows] = counts.to(scores.dtype)
+                scores[rows] = counts.to(scores.device, scores.dtype)
             return scores
 
         return fallback
@@ -233,13 +233,14 @@ def with_popularity_prior(
 
     def blended(users: torch.Tensor) -> torch.Tensor:
         scores = score_block(users)
+        device = scores.device  # where the model is (a GPU too)
         std, mean = torch.std_mean(scores, dim=1, keepdim=True)
-        weight = prior / (prior + degree_t[users])  # (B,), 1 for cold users
+        weight = (prior / (prior + degree_t[users.cpu()])).to(device)  # (B,), 1 for cold users
         scores.sub_(mean).div_(std.clamp_min(1e-12)).mul_((1 - weight)[:, None])
-        scores.addr_(weight.to(scores.dtype), z_pop.to(scores.dtype))
-        rows = cold_t[users]
+        scores.addr_(weight.to(scores.dtype), z_pop.to(device, scores.dtype))
+        rows = cold_t[users.cpu()].to(device)
         if rows.any():  # exactly popularity (no rounding of z_pop's ties away)
-            scores[rows] = counts.to(scores.dtype)
+            scores[rows] = counts.to(device, scores.dtype)
         return scores
 
     return blended

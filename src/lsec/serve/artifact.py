@@ -388,6 +388,12 @@ def artifact_from_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "bes
         "best_epoch": run.info.get("best_epoch"),
         "best_metric": run.info.get("best_metric"),
     }
+    if run.info.get("engine") in ("bpr", "closed_form"):  # full-sort runs: rank as `lsec evaluate` does
+        from lsec.evaluate.protocols import run_popularity_prior
+
+        source["ranking"] = {
+            "buy": {"popularity_prior": run_popularity_prior(run), "cold_fallback": bool(run.config.eval.cold_fallback)}
+        }
     graph = run.graph
     node_ids = {t: graph.ids(t) for t in graph.num_nodes}
     model_name = str(run.info.get("model") or run.config.model.name)

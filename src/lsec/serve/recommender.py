@@ -301,12 +301,50 @@ class Recommender:
     def _rank_users(
         self, tables: TaskTables, task: str, index: np.ndarray, k: int, exclude_seen: bool
     ) -> list[tuple[list[str], list[float]]]:
+        ranking = self.artifact.source.get("ranking", {}).get(task) or {}
+        prior = float(ranking.get("popularity_prior", 0.0))
+        fallback = bool(ranking.get("cold_fallback", False)) or prior > 0
+        degree = np.diff(self.artifact.interactions[task].indptr)
         out = []
         for start in range(0, len(index), CHUNK_USERS):
             chunk = index[start : start + CHUNK_USERS]
             seen = [self._seen(task, int(u)) if exclude_seen else None for u in chunk]
-            out.extend(self._rank(tables, tables.query_part[chunk], seen, k))
+            if prior > 0 or (fallback and bool((degree[chunk] == 0).any())):
+                out.extend(self._rank_with_prior(tables, task, chunk, seen, k, prior, degree[chunk]))
+            else:
+                out.extend(self._rank(tables, tables.query_part[chunk], seen, k))
         return out
+
+    def _rank_with_prior(
+        self,
+        tables: TaskTables,
+        task: str,
+        users: np.ndarray,
+        seen: Sequence[np.ndarray | None],
+        k: int,
+        prior: float,
+        degree: np.ndarray,
+    ) -> list[tuple[list[str], list[float]]]:
+        """Rank as ``lsec evaluate`` ranks the run (``eval.popularity_prior`` and ``eval.cold_fallback``,
+        :func:`lsec.evaluate.full_sort.with_popularity_prior`): ``(1 - w) z_model + w z_pop`` with
+        ``w = kappa / (kappa + d)``, ``d`` the user's training pairs, both scores standardised (per user over the
+        catalogue; distinct training users per target); a user without a training pair by those counts alone."""
+        counts = self.artifact.interactions[task].degree.astype(np.float32)  # (T,)
+        scores = self._score(tables, tables.query_part[users]).astype(np.float32, copy=False)  # (B, T)
+        if prior > 0:
+            z_pop = (counts - counts.mean()) / max(float(counts.std(ddof=1)), 1e-12)
+            weight = (prior / (prior + degree)).astype(np.float32)[:, None]  # (B, 1), 1 for cold users
+            std = np.maximum(scores.std(axis=1, ddof=1, keepdims=True), 1e-12)
+            scores = (1 - weight) * (scores - scores.mean(axis=1, keepdims=True)) / std + weight * z_pop[None, :]
+        scores[degree == 0] = counts
+        names = self.artifact.ids[tables.target_type]
+        ranked = []
+        for row, excluded in enumerate(seen):
+            if excluded is not None:
+                exclude(scores[row], excluded)
+            idx, vals = top_k(scores[row], k)
+            ranked.append((names[idx].tolist(), vals.tolist()))
+        return ranked
 
     def _rank(
         self, tables: TaskTables, query_part: np.ndarray, seen: Sequence[np.ndarray | None], k: int
