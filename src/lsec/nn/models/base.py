@@ -89,3 +89,20 @@ class RecommenderModel(nn.Module):
         if head is None:
             return q @ t.T
         return score_from_parts(head, head.query_part(q), head.target_part(t), block_size=block_size)
+
+
+class BuyDotModel(RecommenderModel):
+    """A buy-only dot-product model: ``encode`` gives ``buy.user`` and ``buy.item``, scored by their inner
+    product (LightGCN, MF-BPR, MMBee-Rec). Full sort and serving use the dot-product fast paths."""
+
+    def query_keys(self, task: str) -> tuple[str, ...]:
+        self._check_task(task)
+        return ("buy.user",)
+
+    def target_keys(self, task: str) -> tuple[str, ...]:
+        self._check_task(task)
+        return ("buy.item",)
+
+    def scorer(self, task: str) -> PairMLPScorer | None:
+        self._check_task(task)
+        return None

@@ -20,11 +20,10 @@ import torch
 from torch import nn
 
 from lsec.graph.adjacency import BipartiteAdjacency, propagate
-from lsec.nn.heads import PairMLPScorer
-from lsec.nn.models.base import Encoded, RecommenderModel
+from lsec.nn.models.base import BuyDotModel, Encoded
 
 
-class LightGCN(RecommenderModel):
+class LightGCN(BuyDotModel):
     """Dot-product LightGCN on the buy graph.
 
     Args:
@@ -92,18 +91,6 @@ class LightGCN(RecommenderModel):
             raise ValueError(f"LightGCN reads the 'buy' graph; got graphs {sorted(graphs)}.")
         final = self.propagate(graphs["buy"])
         return {"buy.user": final[: self.num_users], "buy.item": final[self.num_users :]}
-
-    def query_keys(self, task: str) -> tuple[str, ...]:
-        self._check_task(task)
-        return ("buy.user",)
-
-    def target_keys(self, task: str) -> tuple[str, ...]:
-        self._check_task(task)
-        return ("buy.item",)
-
-    def scorer(self, task: str) -> PairMLPScorer | None:
-        self._check_task(task)
-        return None
 
     def extra_repr(self) -> str:
         return (

@@ -13,13 +13,12 @@ import torch
 from torch import nn
 
 from lsec.graph.adjacency import BipartiteAdjacency
-from lsec.nn.heads import PairMLPScorer
-from lsec.nn.models.base import Encoded, RecommenderModel
+from lsec.nn.models.base import BuyDotModel, Encoded
 
 EMBEDDING_STD = 0.1
 
 
-class MatrixFactorization(RecommenderModel):
+class MatrixFactorization(BuyDotModel):
     """Dot-product matrix factorisation for the buy task.
 
     Args:
@@ -58,15 +57,6 @@ class MatrixFactorization(RecommenderModel):
 
     def encode(self, graphs: Mapping[str, BipartiteAdjacency]) -> Encoded:
         return {"buy.user": self.user.weight, "buy.item": self.item.weight}
-
-    def query_keys(self, task: str) -> tuple[str, ...]:
-        return ("buy.user",)
-
-    def target_keys(self, task: str) -> tuple[str, ...]:
-        return ("buy.item",)
-
-    def scorer(self, task: str) -> PairMLPScorer | None:
-        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.user.num_embeddings} users, {self.item.num_embeddings} items, dim={self.embedding_dim})"

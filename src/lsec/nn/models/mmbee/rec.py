@@ -46,14 +46,13 @@ import torch
 from torch import nn
 
 from lsec.graph.adjacency import BipartiteAdjacency, propagate, to_torch_csr
-from lsec.nn.heads import PairMLPScorer
-from lsec.nn.models.base import Encoded, RecommenderModel
+from lsec.nn.models.base import BuyDotModel, Encoded
 from lsec.nn.models.mmbee.mfq import MFQ
 
 CONTENT_STD = 0.01
 
 
-class MMBeeRec(RecommenderModel):
+class MMBeeRec(BuyDotModel):
     """Dot-product item recommender with MFQ item content and u2i2u / u2i2i user expansion (module docstring).
 
     Args:
@@ -239,18 +238,6 @@ class MMBeeRec(RecommenderModel):
             raise ValueError(f"MMBeeRec reads the 'buy' graph; got graphs {sorted(graphs)}.")
         final = self.combine(graphs["buy"], self.ego())
         return {"buy.user": final[: self.num_users], "buy.item": final[self.num_users :]}
-
-    def query_keys(self, task: str) -> tuple[str, ...]:
-        self._check_task(task)
-        return ("buy.user",)
-
-    def target_keys(self, task: str) -> tuple[str, ...]:
-        self._check_task(task)
-        return ("buy.item",)
-
-    def scorer(self, task: str) -> PairMLPScorer | None:
-        self._check_task(task)
-        return None
 
     def extra_repr(self) -> str:
         return (
