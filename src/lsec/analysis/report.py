@@ -133,29 +133,16 @@ def influence_report(
     *,
     samples: int = 20_000,
     seed: int = 0,
-    permutations: int = 2000,
-    bootstrap: int = 1000,
-    partners: int = 1,
-    rewirings: int = 0,
-    exceedances: int = 0,
     json_out: str | os.PathLike[str] | None = None,
     dataset_path: str = "",
     show_progress: bool = False,
+    **test: Any,
 ) -> tuple[Path, InfluenceResult, DatasetOverview]:
     """Analyse an in-memory graph and write the HTML report (and optionally the numbers as JSON).
 
-    ``partners``, ``rewirings`` and ``exceedances``: see :func:`~lsec.analysis.influence.analyze_influence`."""
-    result = analyze_influence(
-        graph,
-        samples=samples,
-        seed=seed,
-        permutations=permutations,
-        bootstrap=bootstrap,
-        partners=partners,
-        rewirings=rewirings,
-        exceedances=exceedances,
-        show_progress=show_progress,
-    )
+    ``test``: the options of :func:`~lsec.analysis.influence.analyze_influence` (permutations, bootstrap,
+    partners, rewirings, exceedances)."""
+    result = analyze_influence(graph, samples=samples, seed=seed, show_progress=show_progress, **test)
     overview = dataset_overview(graph)
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -173,13 +160,9 @@ def write_influence_report(
     samples: int = 20_000,
     seed: int = 0,
     *,
-    permutations: int = 2000,
-    bootstrap: int = 1000,
-    partners: int = 1,
-    rewirings: int = 0,
-    exceedances: int = 0,
     json_out: str | os.PathLike[str] | None = None,
     show_progress: bool = False,
+    **test: Any,
 ) -> Path:
     """Load a canonical dataset folder, test the three patterns and write the report; returns the HTML path."""
     from lsec.data.store import load
@@ -190,14 +173,10 @@ def write_influence_report(
         out_html,
         samples=samples,
         seed=seed,
-        permutations=permutations,
-        bootstrap=bootstrap,
-        partners=partners,
-        rewirings=rewirings,
-        exceedances=exceedances,
         json_out=json_out,
         dataset_path=str(Path(dataset_dir).resolve()),
         show_progress=show_progress,
+        **test,
     )
     return out
 
