@@ -12,6 +12,9 @@ For each dataset, through the CLI (child processes, timed):
   ``lsec data split DS --ratio 0.7,0.1,0.2 --tasks "" --name time``: the edges are cut at the time quantiles
   0.7 and 0.9, so the last 20% of reviews in time are the test fold and the 10% before them the valid fold;
   ``--tasks ""`` draws no candidate lists, so the runs use the full-sort protocol.
+- Ciao, random (``--datasets ciao-random``): the same import, then ``lsec data split DS --ratio 0.7,0.1,0.2
+  --random --seed 0 --tasks "" --name random``: each review's fold drawn at random, the protocol of the Gowalla
+  split itself (a random share of each user's interactions held out), instead of the time cut.
 
 Then for gf-cf, lightgcn-dot and mf-bpr, with ``configs/<model>.yaml`` UNCHANGED (only ``--data``, ``--out`` and
 ``data.split=``): ``lsec train ... -q data.split=SPLIT`` and ``lsec evaluate RUN --split test --json``;
@@ -71,7 +74,7 @@ def timed(cmd: list[str], log: Path) -> tuple[float, str]:
 def prepare(name: str, data_root: Path, work: Path, reuse: bool = False) -> tuple[Path, str, dict[str, Any]]:
     """Import (and split) one dataset; returns (dataset folder, split name, what was run and how long)."""
     ds = work / name
-    split = {"tiktok": "given", "ciao": "time"}.get(name, "")
+    split = {"tiktok": "given", "ciao": "time", "ciao-random": "random"}.get(name, "")
     if reuse and (ds / "splits" / split / "split.json").is_file():
         return ds, split, {"commands": [], "seconds": 0.0, "output": [], "reused": True}
     shutil.rmtree(ds, ignore_errors=True)
@@ -79,18 +82,20 @@ def prepare(name: str, data_root: Path, work: Path, reuse: bool = False) -> tupl
     if name == "tiktok":
         split = "given"
         commands.append([LSEC, "data", "import", "tiktok-mm", str(data_root / "tiktok-mm"), "--out", str(ds)])
-    elif name == "ciao":
-        split = "time"
+    elif name in ("ciao", "ciao-random"):
+        split = "time" if name == "ciao" else "random"
         commands.append(
             [LSEC, "data", "import", "csv", "--buy", str(data_root / "ciao" / "rating_with_timestamp.tsv.gz"),
              "--user-col", "user", "--item-col", "item", "--ts-col", "timestamp", "--weight-col", "none",
              "--ts-format", "s", "--no-progress", "--out", str(ds)]
         )  # fmt: skip
+        how = ["--random", "--seed", "0"] if split == "random" else []
         commands.append(
-            [LSEC, "data", "split", str(ds), "--ratio", "0.7,0.1,0.2", "--tasks", "", "--name", split, "--no-progress"]
-        )
+            [LSEC, "data", "split", str(ds), "--ratio", "0.7,0.1,0.2", *how, "--tasks", "", "--name", split,
+             "--no-progress"]
+        )  # fmt: skip
     else:
-        raise SystemExit(f"unknown dataset {name!r}: expected tiktok or ciao")
+        raise SystemExit(f"unknown dataset {name!r}: expected tiktok, ciao or ciao-random")
     seconds = 0.0
     outputs = []
     for i, cmd in enumerate(commands):
