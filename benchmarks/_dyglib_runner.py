@@ -24,7 +24,8 @@ destinations from the training destinations (``NegativeEdgeSampler``), embedding
 per-batch train metrics, Adam. The neighbour sampler's ``get_historical_neighbors`` is wrapped on the instance
 (not edited) to time its calls.
 
-Output: a JSON file (seconds per epoch, sampler seconds per epoch, set-up and test seconds, versions) and an
+Output: a JSON file (seconds per epoch, sampler seconds per epoch, set-up and test seconds, peak resident
+memory over training and test, versions) and an
 ``.npz`` with the test scores (``positive``, ``negative``; probabilities).
 """
 
@@ -122,6 +123,7 @@ def main() -> None:
     optimizer = create_optimizer(model=model, optimizer_name="Adam", learning_rate=args.lr, weight_decay=0.0)
     loss_func = nn.BCELoss()
 
+    rss_start = _reset_peak_rss()
     epochs = []
     for epoch in range(args.epochs):
         model.train()
@@ -189,6 +191,11 @@ def main() -> None:
         "epochs": epochs,
         "test_seconds": round(test_seconds, 3),
         "test_sampler_seconds": round(sampler_seconds[0], 3),
+        "memory_mib": {
+            "rss_at_start": rss_start,
+            "peak_rss": _status_mib("VmHWM"),
+            "what": "process VmHWM over training and test, reset by /proc/self/clear_refs after set-up",
+        },
         "parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
         "widths": {"node": int(width), "edge": int(edge_raw_features.shape[1]), "time": args.time_dim},
         "train_events": int(len(train_data.src_node_ids)),
@@ -196,6 +203,22 @@ def main() -> None:
         "threads": torch.get_num_threads(),
     }
     args.out.write_text(json.dumps(result, indent=1))
+
+
+def _status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _reset_peak_rss() -> float:
+    """Reset this process's peak resident set (Linux ``clear_refs`` 5); the current RSS in MiB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_mib("VmRSS")
 
 
 def _time_calls(sampler: object, clock: list[float]) -> None:

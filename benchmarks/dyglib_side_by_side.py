@@ -42,7 +42,9 @@ Set-up of the peer (outside the repository; nothing of it is committed):
     /work/peers/dyglib-venv/bin/pip install numpy pandas scikit-learn tqdm tabulate
 
 Without the checkout or the venv the script prints these commands and exits 0 (``--ours-only`` runs our side).
-Load averages (``os.getloadavg``) are recorded before and after each side. Results: ``--out`` (JSON) and a
+Load averages (``os.getloadavg``) are recorded before and after each side. Peak memory: each side's process
+peak resident set (``VmHWM``) over training and test, reset (``/proc/self/clear_refs``) once its data are
+loaded; ours runs in this process (which also holds the dataset and the export), DyGLib's in its child. Results: ``--out`` (JSON) and a
 Markdown table on stdout.
 """
 
@@ -166,6 +168,7 @@ def run_ours(task: Any, cfg: Any, args: argparse.Namespace, num_kinds: int) -> d
     model = build_dmgnn(cfg, task)
     objective = TemporalObjective(model, task, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
     loop = Loop(objective, epochs=args.epochs, validate=False)
+    rss_start = reset_peak_rss()
     epochs = []
     for epoch in range(1, args.epochs + 1):
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -187,12 +190,37 @@ def run_ours(task: Any, cfg: Any, args: argparse.Namespace, num_kinds: int) -> d
     test_seconds = time.perf_counter() - start
     return {
         "epochs": epochs,
+        "memory_mib": {"rss_at_start": rss_start, "peak_rss": peak_rss(), "what": MEMORY_NOTE},
         "test_seconds": round(test_seconds, 3),
         "test": link_metrics(positive, negative),
         "parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
         "widths": {"node": args.embedding_dim, "edge": num_kinds, "time": args.time_dim},
         "threads": torch.get_num_threads(),
     }
+
+
+MEMORY_NOTE = "process VmHWM (peak resident MiB) over training and test, reset by /proc/self/clear_refs after set-up"
+
+
+def _status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def reset_peak_rss() -> float:
+    """Reset the process's peak resident set (Linux ``clear_refs`` 5) and return the current RSS in MiB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_mib("VmRSS")
+
+
+def peak_rss() -> float:
+    """Peak resident set of this process in MiB since the last :func:`reset_peak_rss` (``VmHWM``)."""
+    return _status_mib("VmHWM")
 
 
 def run_dyglib(name: str, export: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -223,6 +251,8 @@ def summary(side: dict[str, Any]) -> dict[str, float]:
         "median_epoch_cpu_seconds": statistics.median(e["cpu_seconds"] for e in side["epochs"]),
         "median_sampler_share": statistics.median(shares) if shares else float("nan"),
         "median_sampler_seconds": statistics.median(e["sampler_seconds"] for e in side["epochs"]),
+        "peak_rss_mib": side.get("memory_mib", {}).get("peak_rss", float("nan")),
+        "rss_at_start_mib": side.get("memory_mib", {}).get("rss_at_start", float("nan")),
         "test_auc": side["test"]["auc"],
         "test_ap": side["test"]["ap"],
     }
@@ -286,6 +316,7 @@ def main() -> None:
             entry["speedup_per_epoch"] = theirs["median_epoch_seconds"] / ours["median_epoch_seconds"]
             entry["speedup_per_epoch_cpu"] = theirs["median_epoch_cpu_seconds"] / ours["median_epoch_cpu_seconds"]
             entry["auc_difference"] = ours["test_auc"] - theirs["test_auc"]
+            entry["peak_rss_ratio"] = theirs["peak_rss_mib"] / ours["peak_rss_mib"]
         report["datasets"][name] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1, default=float))
@@ -294,20 +325,21 @@ def main() -> None:
 
 def table(report: dict[str, Any]) -> str:
     lines = [
-        "| dataset | side | wall s / epoch (median) | CPU s / epoch | sampler share | test AUC | test AP |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| dataset | side | wall s / epoch (median) | CPU s / epoch | sampler share | peak RSS MiB (at start) "
+        "| test AUC | test AP |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, entry in report["datasets"].items():
         for side, row in entry["summary"].items():
             lines.append(
                 f"| {name} | {side} | {row['median_epoch_seconds']:.1f} | {row['median_epoch_cpu_seconds']:.1f} | "
-                f"{row['median_sampler_share']:.0%} | "
+                f"{row['median_sampler_share']:.0%} | {row['peak_rss_mib']:.0f} ({row['rss_at_start_mib']:.0f}) | "
                 f"{row['test_auc']:.4f} | {row['test_ap']:.4f} |"
             )
         if "speedup_per_epoch" in entry:
             lines.append(
                 f"| {name} | DyGLib / ours | {entry['speedup_per_epoch']:.1f}x | {entry['speedup_per_epoch_cpu']:.1f}x | | "
-                f"{entry['auc_difference']:+.4f} (ours - DyGLib) | |"
+                f"{entry['peak_rss_ratio']:.2f}x | {entry['auc_difference']:+.4f} (ours - DyGLib) | |"
             )
     return "\n".join(lines)
 
