@@ -21,6 +21,8 @@ class LightGCNMLP(LSECGNN):
         scorer_hidden: hidden widths of the MLP scorer.
         dropout: dropout on the propagation input and in the scorer (training only).
         lightgcn_combine: ``"mean"`` of the layers (the LightGCN paper) or ``"last"`` (the LSEC authors' code).
+        scorer, popularity_prior: as :class:`~lsec.nn.models.lsec_gnn.LSECGNN` (``"dot"`` here is LightGCN's own
+            inner product with a learned scale and bias).
 
     Shapes:
         encode -> {"buy.user": (num_users, embedding_dim), "buy.item": (num_items, embedding_dim)}
@@ -36,6 +38,8 @@ class LightGCNMLP(LSECGNN):
         scorer_hidden: tuple[int, ...] = (128,),
         dropout: float = 0.0,
         lightgcn_combine: str = "mean",
+        scorer: str = "mlp",
+        popularity_prior: bool = False,
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"The 'num_layers' parameter of LightGCNMLP must be >= 0. Got {num_layers} instead.")
@@ -51,4 +55,6 @@ class LightGCNMLP(LSECGNN):
             scorer_hidden=scorer_hidden,
             dropout=dropout,
             lightgcn_combine=lightgcn_combine,
+            scorer=scorer,
+            popularity_prior=popularity_prior,
         )

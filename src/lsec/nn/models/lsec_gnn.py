@@ -18,6 +18,22 @@
        buy:    target = E_i^sell || E_i^buy        query = E_u^buy || E_u^follow
        follow: target = E_s^sell || E_s^follow     query = E_u^buy || E_u^follow
 
+Scorer options (issue 12 point 5; ``model.hparams``), the paper's MLP by default:
+
+* ``scorer="dot"`` / ``"mlp+dot"``: the logit is (or gains) a weighted sum of dot products ACROSS graphs, one per
+  (query key, target key) pair of the task, ``sum_{q,t} w_{q,t} <E_u^q, E_i^t> / out_dim`` (+ a bias when there is
+  no MLP), each ``w`` learned and starting at 1. For buy: ``E_u^buy . E_i^buy`` (LightGCN's score),
+  ``E_u^follow . E_i^sell`` (with the shared streamer table and mean-combined layers this holds
+  ``sum_{s followed, s' selling i} E_s . E_s'``: the followed streamers' catalogues), ``E_u^buy . E_i^sell``
+  (items co-listed with the user's purchases) and ``E_u^follow . E_i^buy``. An MLP learns such dot products
+  badly (Rendle et al. 2020, "Neural collaborative filtering vs. matrix factorization revisited").
+* ``popularity_prior=True``: adds ``w_pop * log1p(deg)``, ``deg`` the target's degree in the task's own
+  graph as propagated (the training popularity; under seed-edge exclusion, without the batch's positives),
+  ``w_pop`` learned and starting at 1 (a log-linear purchase model).
+
+Either option makes :meth:`scoring_kind` ``"custom"`` (training and candidate evaluation score it exactly;
+serving's split-table fast path does not apply).
+
 Ablation (Table 5): a relation left out of ``relations`` has no graph, no layers and no keys, so its parts
 disappear from the scorer inputs. With ``relations=("buy",)`` and ``tasks=("buy",)`` the model is exactly
 GCN-RS / LightGCN-MLP / GAT-RS (:mod:`lsec.nn.models.gcn_rs` and friends subclass this one), with the same
@@ -41,6 +57,7 @@ from lsec.nn.heads import PairMLPScorer
 from lsec.nn.models.base import Encoded, RecommenderModel
 
 AGGREGATORS = ("gcn", "lightgcn", "gat")
+SCORERS = ("mlp", "dot", "mlp+dot")
 LSEC_RELATIONS = ("buy", "follow", "sell")
 LSEC_TASKS = ("buy", "follow")
 
@@ -88,6 +105,9 @@ class LSECGNN(RecommenderModel):
         dropout: dropout on each GNN layer's input and after each scorer hidden layer (training only).
         lightgcn_combine: with the ``"lightgcn"`` aggregator, ``"mean"`` of the layers (the LightGCN paper) or
             ``"last"`` layer only (the LSEC-GNN authors' code).
+        scorer: ``"mlp"`` (the paper), ``"dot"`` (cross-graph dot products, see the module docstring) or
+            ``"mlp+dot"`` (their sum).
+        popularity_prior: add a learned multiple of ``log1p`` of the target's training degree to the logit.
 
     Attributes:
         self_loops: the adjacency :meth:`encode` expects (``bipartite_adjacency(..., self_loops=...)``):
@@ -112,8 +132,14 @@ class LSECGNN(RecommenderModel):
         scorer_hidden: Sequence[int] = (128,),
         dropout: float = 0.0,
         lightgcn_combine: str = "mean",
+        scorer: str = "mlp",
+        popularity_prior: bool = False,
     ) -> None:
         super().__init__()
+        if scorer not in SCORERS:
+            raise ValueError(f"The 'scorer' parameter of LSECGNN must be one of {SCORERS}. Got {scorer!r} instead.")
+        self.scorer_kind = scorer
+        self.popularity_prior = bool(popularity_prior)
         if lightgcn_combine not in ("mean", "last"):
             raise ValueError(
                 f"The 'lightgcn_combine' parameter of LSECGNN must be 'mean' or 'last'. Got {lightgcn_combine!r}."
@@ -162,8 +188,22 @@ class LSECGNN(RecommenderModel):
                     dropout=dropout,
                 )
                 for task in self.tasks
+                if "mlp" in scorer
             }
         )
+        # cross-graph dot weights (one per query key x target key), bias (dot only) and prior weight, per task
+        self.dot_weights = nn.ParameterDict(
+            {t: nn.Parameter(torch.ones(len(self.dot_pairs(t)))) for t in self.tasks if "dot" in scorer}
+        )
+        self.dot_bias = nn.ParameterDict({t: nn.Parameter(torch.zeros(())) for t in self.tasks if scorer == "dot"})
+        self.prior_weight = nn.ParameterDict(
+            {t: nn.Parameter(torch.ones(())) for t in self.tasks if self.popularity_prior}
+        )
+        for task in self.prior_weight:
+            if task not in self.relations:
+                raise ValueError(
+                    f"LSECGNN popularity_prior for task {task!r} needs the {task!r} graph; relations are {self.relations}."
+                )
         self.dropout = nn.Dropout(dropout)
         self.reset_parameters()
 
@@ -182,6 +222,10 @@ class LSECGNN(RecommenderModel):
                 conv.reset_parameters()
         for task in self.scorers:
             cast(PairMLPScorer, self.scorers[task]).reset_parameters()
+        with torch.no_grad():
+            for group, value in ((self.dot_weights, 1.0), (self.dot_bias, 0.0), (self.prior_weight, 1.0)):
+                for param in group.values():
+                    param.fill_(value)
 
     # ---------------------------------------------------------------- contract
     def encode(self, graphs: Mapping[str, BipartiteAdjacency]) -> Encoded:
@@ -194,6 +238,58 @@ class LSECGNN(RecommenderModel):
                 x = conv(adjacency, self.dropout(x))  # (N, d_l)
             out[f"{rel}.{src_type}"] = x[: adjacency.num_src]  # (n_src, out_dim)
             out[f"{rel}.{dst_type}"] = x[adjacency.num_src :]  # (n_dst, out_dim)
+            if rel in self.prior_weight:
+                out[prior_key(rel)] = torch.log1p(target_degree(adjacency))[:, None]  # (n_dst, 1)
+        return out
+
+    def dot_pairs(self, task: str) -> tuple[tuple[str, str], ...]:
+        """(query key, target key) pairs whose dot products the ``"dot"`` scorers sum, e.g. ("follow.user", "sell.item")."""
+        return tuple((q, t) for q in self.query_keys(task) for t in self.target_keys(task))
+
+    def scoring_kind(self, task: str) -> str:
+        return "mlp" if self.scorer_kind == "mlp" and not self.popularity_prior else "custom"
+
+    def score(self, task: str, enc: Encoded, users: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Logits of (user, target) pairs (the MLP's first layer on the tables, then gathered; see module doc).
+
+        Shapes: users (n,), targets (n,) -> (n,)
+        """
+        if self.scoring_kind(task) == "mlp":
+            return super().score(task, enc, users, targets)
+        self._check_task(task)
+        logits = torch.zeros(users.shape[0], device=users.device)
+        if "mlp" in self.scorer_kind:
+            head = self.scorer(task)
+            query = head.query_part(self.query(task, enc)).index_select(0, users)
+            logits = logits + head.head(query + head.target_part(self.target(task, enc)).index_select(0, targets))
+        if "dot" in self.scorer_kind:
+            weights = self.dot_weights[task]
+            for w, (q, t) in zip(weights, self.dot_pairs(task), strict=True):
+                dot = (enc[q].index_select(0, users) * enc[t].index_select(0, targets)).sum(-1)
+                logits = logits + w * dot / self.out_dim
+        if self.scorer_kind == "dot":
+            logits = logits + self.dot_bias[task]
+        if task in self.prior_weight:
+            logits = logits + self.prior_weight[task] * enc[prior_key(task)][:, 0].index_select(0, targets)
+        return logits
+
+    @torch.no_grad()
+    def score_all(self, task: str, enc: Encoded, users: torch.Tensor, *, block_size: int = 8192) -> torch.Tensor:
+        """Logits of each user against every target, exactly :meth:`score`. Shapes: users (B,) -> (B, num_targets)."""
+        if self.scoring_kind(task) == "mlp":
+            return super().score_all(task, enc, users, block_size=block_size)
+        self._check_task(task)
+        num_targets = self.target(task, enc).shape[0]
+        out = torch.zeros(users.shape[0], num_targets, device=users.device)
+        if "mlp" in self.scorer_kind:
+            out += super().score_all(task, enc, users, block_size=block_size).to(out.device)
+        if "dot" in self.scorer_kind:
+            for w, (q, t) in zip(self.dot_weights[task], self.dot_pairs(task), strict=True):
+                out += w * (enc[q][users] @ enc[t].T) / self.out_dim
+        if self.scorer_kind == "dot":
+            out += self.dot_bias[task]
+        if task in self.prior_weight:
+            out += self.prior_weight[task] * enc[prior_key(task)][:, 0][None, :]
         return out
 
     def query_keys(self, task: str) -> tuple[str, ...]:
@@ -203,7 +299,10 @@ class LSECGNN(RecommenderModel):
         return tuple(f"{r}.{t}" for r, t in TARGET_PARTS[task] if r in self.relations)
 
     def scorer(self, task: str) -> PairMLPScorer:
+        """The task's MLP scorer (``scorer="dot"`` has none: asking for it is an error)."""
         self._check_task(task)
+        if task not in self.scorers:
+            raise ValueError(f"{type(self).__name__} with scorer={self.scorer_kind!r} has no MLP scorer.")
         return cast(PairMLPScorer, self.scorers[task])
 
     # ---------------------------------------------------------------- helpers
@@ -238,6 +337,27 @@ class LSECGNN(RecommenderModel):
             f"{type(self).__name__}(aggregator={self.aggregator!r}, relations={'+'.join(self.relations)}, "
             f"tasks={'+'.join(self.tasks)}, dims={dims})"
         )
+
+
+def prior_key(relation_name: str) -> str:
+    """Encoded key of ``log1p`` of the target degrees of a relation's graph, e.g. ``"buy.item.log_degree"``."""
+    return f"{relation_name}.{RELATIONS[relation_name][2]}.log_degree"
+
+
+def target_degree(adjacency: BipartiteAdjacency) -> torch.Tensor:
+    """Number of neighbours of each destination node (row entries with a non-zero value, self loop not counted).
+
+    Shapes: -> (num_dst,) float32
+    """
+    matrix = adjacency.matrix
+    crow = matrix.crow_indices()
+    counts = torch.diff(crow)  # (N,) entries per row
+    rows = torch.repeat_interleave(torch.arange(adjacency.num_nodes, device=crow.device), counts)
+    nonzero = (matrix.values() != 0).to(torch.float32)
+    degree = torch.zeros(adjacency.num_nodes, device=crow.device).index_add_(0, rows, nonzero)
+    if adjacency.self_loops:
+        degree = degree - 1.0
+    return degree[adjacency.num_src :].clamp_min(0.0)
 
 
 def _target_type(task: str) -> str:
