@@ -313,3 +313,45 @@ def test_neighbor_consumption_reads_nothing_at_or_after_the_query_time(dataset: 
     torch.testing.assert_close(embed_with(data.consumption_ts < cut), before, rtol=0, atol=0)  # later: dropped
     torch.testing.assert_close(embed_with(everything, np.arange(data.num_users)), before, rtol=0, atol=0)  # at t
     assert not torch.equal(embed_with(data.consumption_ts < cut - 20 * DAY), before)  # earlier purchases count
+
+
+def test_balanced_tier_class_weight_weighs_the_tier_loss_by_inverse_frequency(dataset: Path) -> None:
+    """tier_class_weight=balanced: weights n / (K n_c) over the training tier labels; the loss is their weighted mean."""
+    from dataclasses import replace
+
+    from lsec.errors import LsecConfigError
+
+    cfg = config(dataset, "model.hparams.tasks=[tier]", "model.hparams.tier_class_weight=balanced")
+    balanced_task = temporal_task(cfg)
+    torch.manual_seed(0)
+    model = build_dmgnn(cfg, balanced_task)
+    model.eval()  # no dropout: both objectives see the same logits
+    balanced = TemporalObjective(model, balanced_task, lr=0.01, batch_size=100)
+    plain = TemporalObjective(model, replace(balanced_task, tier_class_weight="none"), lr=0.01, batch_size=100)
+    assert plain.tier_weights is None
+
+    labels = [int(y) for y in (*balanced.tier_src, *balanced.tier_dst) if y >= 0]
+    k = balanced_task.rule.num_tiers
+    counts = [labels.count(c) for c in range(k)]
+    expected = [len(labels) / (k * n) if n else 0.0 for n in counts]
+    assert balanced.tier_weights is not None
+    assert np.allclose(balanced.tier_weights.numpy(), expected)
+    assert len(set(counts)) > 1  # the classes are unbalanced here, so the weighting changes the loss
+
+    batch = next(iter(balanced.batches(1)))
+    seen: list[torch.Tensor] = []
+    hook = model.tier_head.register_forward_hook(lambda _m, _i, out: seen.append(out.detach()))
+    plain_loss = plain.train_step(batch)
+    hook.remove()
+    balanced_loss = balanced.train_step(batch)
+    rows = batch[0]
+    tiers = np.concatenate([balanced.tier_src[rows], balanced.tier_dst[rows]])
+    tiers = tiers[tiers >= 0]
+    nll = -torch.log_softmax(seen[0], dim=-1)[torch.arange(len(tiers)), torch.as_tensor(tiers)]
+    w = torch.as_tensor(expected, dtype=torch.float32)[torch.as_tensor(tiers)]
+    assert plain_loss == pytest.approx(float(nll.mean()), rel=1e-5)
+    assert balanced_loss == pytest.approx(float((w * nll).sum() / w.sum()), rel=1e-5)
+    assert balanced_loss != pytest.approx(plain_loss, rel=1e-3)
+
+    with pytest.raises(LsecConfigError, match="tier_class_weight"):
+        temporal_task(config(dataset, "model.hparams.tier_class_weight=inverse"))

@@ -27,7 +27,9 @@ tier of the amount paid in the previous window ``[t - W, t)``).
 (10), ``sampler`` (``recent`` / ``uniform``), ``tier_window_days`` (7), ``consumption_features`` (true),
 ``neighbor_consumption`` (false: when true, every user's recent purchases enter the encoder as dynamic node
 attributes at each query and event time, so messages carry a tie's consumption before the event; the data's
-:meth:`~lsec.train.temporal_data.TemporalData.node_attributes`).
+:meth:`~lsec.train.temporal_data.TemporalData.node_attributes`), ``tier_class_weight`` (``none``; ``balanced``
+weighs the tier cross-entropy by ``n / (K n_c)`` over the training tier labels, so the head is trained for
+macro-F1 rather than for the majority tier).
 Model ``tgat`` is DM-GNN without decay (``decay`` must stay null). Model ``static-gnn`` swaps the encoder for
 LightGCN on the aggregated training graph (:mod:`lsec.nn.models.dmgnn.static`; ``embedding_dim`` and
 ``num_layers`` are read, query times ignored), with the same heads and objective.
@@ -67,7 +69,15 @@ from lsec.train.temporal_data import (
 )
 
 MODELS = {"dmgnn": {}, "tgat": {"decay": None}, "static-gnn": {"decay": None}}
-OBJECTIVE_HPARAMS = ("num_neighbors", "sampler", "tier_window_days", "consumption_features", "neighbor_consumption")
+OBJECTIVE_HPARAMS = (
+    "num_neighbors",
+    "sampler",
+    "tier_window_days",
+    "consumption_features",
+    "neighbor_consumption",
+    "tier_class_weight",
+)
+TIER_CLASS_WEIGHTS = ("none", "balanced")
 SOCIAL = ("user", "social", "user")
 EVAL_CHUNK = 4096
 
@@ -83,6 +93,7 @@ class TemporalTask:
     use_features: bool = True
     seed: int = 0
     neighbor_consumption: bool = False
+    tier_class_weight: str = "none"
 
     def node_attributes(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
         """(B, 3) the encoder's dynamic node attributes, strictly before ``times``."""
@@ -237,6 +248,12 @@ class TemporalObjective:
         self.tier_dst = np.where(
             fits, task.rule.tiers(data.paid_amount(data.dst[self.train_events], data.ts[self.train_events], window)), -1
         )
+        self.tier_weights: torch.Tensor | None = None
+        if task.tier_class_weight == "balanced":  # n / (K n_c) over the training tier labels, as scikit-learn's
+            labels = np.concatenate([self.tier_src, self.tier_dst])
+            counts = np.bincount(labels[labels >= 0], minlength=task.rule.num_tiers).astype(np.float64)
+            weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1.0)), 0.0)
+            self.tier_weights = torch.as_tensor(weights, dtype=torch.float32)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -285,7 +302,8 @@ class TemporalObjective:
                     zz = torch.cat([z_src, z_dst])[torch.as_tensor(keep, device=z.device)]
                     feats = self.task.features(users, times, z.device)
                     logits = model.tier_head(zz if feats is None else torch.cat([zz, feats], dim=-1))
-                    tier_loss = F.cross_entropy(logits, torch.as_tensor(tiers[keep], device=z.device))
+                    weight = None if self.tier_weights is None else self.tier_weights.to(logits.device, logits.dtype)
+                    tier_loss = F.cross_entropy(logits, torch.as_tensor(tiers[keep], device=z.device), weight=weight)
                     losses.append(tier_loss * (self.task_weight if model.link_head is not None else 1.0))
                 else:
                     losses.append(z.sum() * 0.0)
@@ -357,6 +375,7 @@ def temporal_task(cfg: Config, dataset: str | None = None) -> TemporalTask:
         use_features=options["consumption_features"] and "tier" in options["tasks"],
         seed=cfg.train.seed,
         neighbor_consumption=options["neighbor_consumption"],
+        tier_class_weight=options["tier_class_weight"],
     )
 
 
@@ -415,7 +434,13 @@ def _options(cfg: Config) -> dict[str, Any]:
         "num_tiers": h.get("num_tiers", 3),
         "tasks": tuple(h.get("tasks", ("link", "tier"))),
         "neighbor_consumption": h.get("neighbor_consumption", False),
+        "tier_class_weight": h.get("tier_class_weight", "none"),
     }
+    if options["tier_class_weight"] not in TIER_CLASS_WEIGHTS:
+        raise LsecConfigError(
+            f"model.hparams.tier_class_weight must be one of {', '.join(TIER_CLASS_WEIGHTS)}. "
+            f"Got {options['tier_class_weight']!r} instead."
+        )
     if not isinstance(options["neighbor_consumption"], bool):
         raise LsecConfigError(
             f"model.hparams.neighbor_consumption must be true or false. Got {options['neighbor_consumption']!r} instead."
