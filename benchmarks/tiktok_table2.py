@@ -35,7 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generalisation import LSEC, ROOT, load, timed  # noqa: E402
+from generalisation import LSEC, ROOT, load, matrices, timed  # noqa: E402
 
 ROWS: dict[str, tuple[str, list[str]]] = {
     "mmbee-rec": ("configs/mmbee-rec.yaml", []),
@@ -66,6 +66,16 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def popularity_row(ds: Path) -> dict[str, Any]:
+    """Test metrics of ranking every item by its training count (training items masked; no seed, no training)."""
+    from lsec.evaluate.full_sort import full_sort_metrics, popularity_block
+
+    start = time.perf_counter()
+    train, _, test, _ = matrices(ds, "given")
+    metrics = full_sort_metrics(popularity_block(train), train, test, ks=(20,))
+    return {**{m: metrics[m] for m in METRICS}, "seconds": round(time.perf_counter() - start, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
@@ -87,6 +97,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "machine": {"cpus": __import__("os").cpu_count(), "load_average_start": load()},
         "import": {"command": " ".join(import_cmd[1:]), "seconds": round(import_s, 1), "output": import_out.strip()},
+        "popularity": popularity_row(ds),
         "published_recall@20": PUBLISHED,
         "published_source": "DiffMM (ACM MM 2024) Table 1, TikTok, three modalities",
         "rows": {r: {"config": ROWS[r][0], "overrides": ROWS[r][1], "runs": []} for r in rows},

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import cli
 
 TINY = ["train.batch_size=16", "train.min_steps=2", "train.epochs=2", "train.num_threads=1",
-        "model.hparams.embedding_dim=8", "model.hparams.mfq_dim=8", "model.hparams.expansion_k=3"]  # fmt: skip
+        "model.hparams.embedding_dim=8", "model.hparams.mfq_dim=4", "model.hparams.expansion_k=3"]  # fmt: skip
 
 
 def tiktok_folder(root: Path, *, with_features: bool = True) -> Path:

@@ -21,7 +21,7 @@ SMALL = {
     "gat-rs": {"embedding_dim": 8, "layer_dims": [6, 4], "scorer_hidden": [5]},
     "neumf": {"embedding_dim": 4, "mlp_embedding_dim": 3, "mlp_dims": [5, 4]},
     "mf-bpr": {"embedding_dim": 4},
-    "mmbee-rec": {"embedding_dim": 8, "num_layers": 2, "mfq_dim": 8, "expansion_k": 3},
+    "mmbee-rec": {"embedding_dim": 8, "num_layers": 2, "mfq_dim": 4, "expansion_k": 3, "content_init": "normal"},
 }
 NUM_TARGETS = {"buy": COUNTS["item"], "follow": COUNTS["streamer"]}
 

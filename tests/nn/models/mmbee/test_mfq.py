@@ -157,3 +157,21 @@ def test_too_many_segments_or_unknown_modality_are_refused():
         model(streamers, {m: torch.cat([x, x], 1) for m, x in features.items()})
     with pytest.raises(ValueError, match="features must be given"):
         model(streamers, {"smell": features["visual"]})
+
+
+def test_given_queries_equal_a_table_holding_them():
+    """``queries=`` (no table, ``num_streamers=None``) gives what a table with those rows gives."""
+    table = make()
+    torch.manual_seed(0)
+    free = MFQ(None, DIMS, dim=8, num_queries=3, num_segments=4, num_heads=2).eval()
+    free.load_state_dict({k: v for k, v in table.state_dict().items() if not k.startswith("queries.")})
+    assert free.queries is None
+    streamers, features, valid = inputs(batch=5)
+    given = table.queries.weight[streamers].view(5, 3, 8)  # the naive reference: the table's rows themselves
+    torch.testing.assert_close(free(streamers, features, valid, queries=given), table(streamers, features, valid))
+    other = torch.randn(5, 3, 8, generator=torch.Generator().manual_seed(4))
+    assert (free(streamers, features, valid, queries=other) - table(streamers, features, valid)).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="pass queries"):
+        free(streamers, features, valid)
+    with pytest.raises(ValueError, match="queries must have shape"):
+        free(streamers, features, valid, queries=given[:, :2])

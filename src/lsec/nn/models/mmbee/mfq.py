@@ -28,6 +28,10 @@ initialised::
     h_m  = SelfAttn(h'_m)                                       (B, N, d)
 
 A row without any valid frame gets ``h'_m = LN(q_a)`` (attention over nothing returns zero).
+
+The query tokens may instead be given at call time (``forward(..., queries=...)``, ``num_streamers=None``: no
+table): MMBee's Table 2 setting initialises them from the item embedding (the paper, section 5.2: "learnable
+queries initialized with item embedding"); :class:`~lsec.nn.models.mmbee.rec.MMBeeRec` ties them to it.
 """
 
 from __future__ import annotations
@@ -118,7 +122,8 @@ class MFQ(nn.Module):
     """Multi-modal fusion with learnable streamer queries (module docstring, MMBee eqs. 3-7).
 
     Args:
-        num_streamers: rows of the query table (each streamer owns ``num_queries`` tokens).
+        num_streamers: rows of the query table (each streamer owns ``num_queries`` tokens); ``None``: no table,
+            the caller passes the query tokens to :meth:`forward`.
         input_dims: feature width per modality, e.g. ``{"visual": 16, "speech": 16, "comment": 16}``; the order
             is the order of concatenation in eq. 5.
         dim: MFQ width ``d`` (MMBee Table 6: 32 / 64 / 128).
@@ -128,13 +133,14 @@ class MFQ(nn.Module):
 
     Shapes:
         streamers: (B,) long; features: {m: (B, S, F, d_m)} float for any subset of the modalities (an absent
-        one counts as all frames missing); valid: {m: (B, S, F)} bool (default: all frames of a given modality)
+        one counts as all frames missing); valid: {m: (B, S, F)} bool (default: all frames of a given modality);
+        queries: (B, N, d) float or None (default: the table's rows of ``streamers``)
         ->  (B, N, d)
     """
 
     def __init__(
         self,
-        num_streamers: int,
+        num_streamers: int | None,
         input_dims: Mapping[str, int],
         *,
         dim: int = 64,
@@ -144,7 +150,7 @@ class MFQ(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (
-            ("num_streamers", num_streamers),
+            *((("num_streamers", num_streamers),) if num_streamers is not None else ()),
             ("dim", dim),
             ("num_queries", num_queries),
             ("num_segments", num_segments),
@@ -164,14 +170,17 @@ class MFQ(nn.Module):
         self.position = nn.Parameter(torch.empty(num_segments, dim))  # segment offset embedding
         self.cross = nn.ModuleDict({m: MaskedAttention(dim, num_heads) for m in self.modalities})  # eq. 5, h_m
         self.fuse = MaskedAttention(dim, num_heads)  # eq. 5, h_f
-        self.queries = nn.Embedding(num_streamers, num_queries * dim)  # q_a, N tokens per streamer
+        self.queries = (  # q_a, N tokens per streamer
+            nn.Embedding(num_streamers, num_queries * dim) if num_streamers is not None else None
+        )
         self.query_cross = MaskedAttention(dim, num_heads)  # eq. 6
         self.query_self = MaskedAttention(dim, num_heads)  # eq. 7
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         nn.init.normal_(self.position, std=QUERY_STD)
-        nn.init.normal_(self.queries.weight, std=QUERY_STD)
+        if self.queries is not None:
+            nn.init.normal_(self.queries.weight, std=QUERY_STD)
 
     @property
     def output_dim(self) -> int:
@@ -210,15 +219,23 @@ class MFQ(nn.Module):
         streamers: torch.Tensor,
         features: Mapping[str, torch.Tensor],
         valid: Mapping[str, torch.Tensor] | None = None,
+        queries: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        b = streamers.shape[0]
+        if queries is None:
+            if self.queries is None:
+                raise ValueError("MFQ was built without a query table (num_streamers=None): pass queries=.")
+            queries = self.queries(streamers).view(b, self.num_queries, self.dim)  # (B, N, d), q_a
+        elif queries.shape != (b, self.num_queries, self.dim):
+            raise ValueError(
+                f"MFQ: queries must have shape ({b}, {self.num_queries}, {self.dim}). Got {tuple(queries.shape)}."
+            )
         tokens, masks = self.embed(features, valid)
         projected = orthogonal_projection(tokens, masks)  # {m: (B, T, d)}, eq. 4
         fused_parts = [self.cross[m](tokens[m], projected[m], masks[m]) for m in self.modalities]  # eq. 5, h_m
         fused_in = torch.cat(fused_parts, dim=1)  # (B, M T, d), h'_f
         fused_mask = torch.cat([masks[m] for m in self.modalities], dim=1)  # (B, M T)
         fused = self.fuse(fused_in, fused_in, fused_mask)  # (B, M T, d), h_f
-        b = streamers.shape[0]
-        queries = self.queries(streamers).view(b, self.num_queries, self.dim)  # (B, N, d), q_a
         attended = self.query_cross(queries, fused, fused_mask)  # (B, N, d), eq. 6
         everyone = torch.ones(b, self.num_queries, dtype=torch.bool, device=streamers.device)
         return self.query_self(attended, attended, everyone)  # type: ignore[no-any-return]  # (B, N, d), eq. 7

@@ -96,8 +96,15 @@ class MMBeeRec(BuyDotModel):
         item_weight: float = 0.5,
         init_std: float = 0.1,
         content_lr_scale: float = 0.02,
+        content_init: str = "zero",
+        query_source: str = "embedding",
     ) -> None:
         super().__init__()
+        if content_init not in ("zero", "normal") or query_source not in ("embedding", "own"):
+            raise ValueError(
+                "MMBeeRec: content_init must be 'zero' or 'normal' and query_source 'embedding' or 'own'. "
+                f"Got {content_init!r} and {query_source!r}."
+            )
         if num_layers < 0 or expansion_k < 1 or embedding_dim < 1:
             raise ValueError(
                 "MMBeeRec needs num_layers >= 0, expansion_k >= 1 and embedding_dim >= 1. "
@@ -110,6 +117,7 @@ class MMBeeRec(BuyDotModel):
         self.user_weight, self.item_weight = float(user_weight), float(item_weight)
         self.init_std = init_std
         self.content_lr_scale = float(content_lr_scale)
+        self.content_init, self.query_source = content_init, query_source
         self.embedding = nn.Parameter(torch.empty(num_users + num_items, embedding_dim))  # users first
         self.modalities: tuple[str, ...] = ()
         self.feature_tokens = 1
@@ -137,7 +145,13 @@ class MMBeeRec(BuyDotModel):
                 )
             self.feature_tokens = feature_tokens
             dims = {m: w // feature_tokens for m, w in widths.items()}
-            self.mfq = MFQ(num_items, dims, dim=mfq_dim, num_queries=mfq_queries, num_segments=1, num_heads=mfq_heads)
+            if query_source == "embedding" and mfq_queries * mfq_dim != embedding_dim:
+                raise ValueError(
+                    "MMBeeRec with query_source='embedding' cuts the item embedding into the query tokens: "
+                    f"mfq_queries x mfq_dim must equal embedding_dim. Got {mfq_queries} x {mfq_dim} != {embedding_dim}."
+                )
+            table = num_items if query_source == "own" else None
+            self.mfq = MFQ(table, dims, dim=mfq_dim, num_queries=mfq_queries, num_segments=1, num_heads=mfq_heads)
             self.content = nn.Linear(self.mfq.output_dim, embedding_dim)
         self._expansion: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # (matrix, X, X^T)
         self.reset_parameters()
@@ -145,7 +159,10 @@ class MMBeeRec(BuyDotModel):
     def reset_parameters(self) -> None:
         nn.init.normal_(self.embedding, std=self.init_std)
         if self.content is not None:
-            nn.init.normal_(self.content.weight, std=CONTENT_STD)
+            if self.content_init == "zero":
+                nn.init.zeros_(self.content.weight)  # ego = e_i at the start: MFQ enters only as it helps
+            else:
+                nn.init.normal_(self.content.weight, std=CONTENT_STD)
             nn.init.zeros_(self.content.bias)
 
     def parameter_groups(self) -> list[dict[str, object]]:
@@ -163,11 +180,20 @@ class MMBeeRec(BuyDotModel):
         """``c_i`` of ``items`` (zeros without MFQ). Shapes: items (B,) -> (B, d)."""
         if self.mfq is None or self.content is None:
             return self.embedding.new_zeros(len(items), self.embedding_dim)
+        return self.content(self.item_fused(items))  # type: ignore[no-any-return]
+
+    def item_fused(self, items: torch.Tensor) -> torch.Tensor:
+        """flatten(MFQ(i, frames_i)) of ``items``, before ``W_c``. Shapes: items (B,) -> (B, Q d_mfq)."""
+        if self.mfq is None:
+            raise ValueError("MMBeeRec.item_fused needs use_mfq=True.")
         b, f = len(items), self.feature_tokens
         features = {m: getattr(self, f"feature_{m}")[items].view(b, 1, f, -1) for m in self.modalities}  # (B,1,F,w/F)
         valid = {m: getattr(self, f"valid_{m}")[items][:, None, None].expand(b, 1, f) for m in self.modalities}
-        fused = self.mfq(items, features, valid)  # (B, Q, d_mfq)
-        return self.content(fused.reshape(len(items), -1))  # type: ignore[no-any-return]
+        queries = None
+        if self.query_source == "embedding":  # q_i = e_i cut into Q tokens of d_mfq (tied to the id embedding)
+            queries = self.embedding[self.num_users + items].view(b, self.mfq.num_queries, self.mfq.dim)
+        fused = self.mfq(items, features, valid, queries=queries)  # (B, Q, d_mfq)
+        return fused.reshape(b, -1)
 
     def ego(self) -> torch.Tensor:
         """(N, d): ``e_u`` for users, ``e_i + c_i`` for items (users first, adjacency row order)."""
