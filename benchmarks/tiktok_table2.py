@@ -2,6 +2,7 @@
 
     nice -n 10 flock /tmp/lsec-cpu.lock .venv/bin/python benchmarks/tiktok_table2.py [--seeds 0,1,2]
         [--data-root ../shared/data] [--work benchmarks/_work/tiktok_table2] [--rows mf-bpr,...]
+    .venv/bin/python benchmarks/tiktok_table2.py --table RESULT.json [RESULT.json ...]   # merge: mean +- std table
 
 One run: ``lsec data import tiktok-mm ../shared/data/tiktok-mm --out DS`` once (split ``given``: train / valid /
 test as published, image and audio features; the text features of the original are not available), then per seed
@@ -76,7 +77,49 @@ def popularity_row(ds: Path) -> dict[str, Any]:
     return {**{m: metrics[m] for m in METRICS}, "seconds": round(time.perf_counter() - start, 1)}
 
 
+def table(paths: list[str]) -> str:
+    """Markdown table of the runs of several result files (one run per row and seed: a later file's wins), mean +-
+    std over seeds (sample std), with the popularity floor and the published figures."""
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    popularity = None
+    for path in paths:
+        result = json.loads(Path(path).read_text())
+        popularity = result.get("popularity", popularity)
+        for row, entry in result["rows"].items():
+            for run in entry["runs"]:
+                runs.setdefault(row, {})[int(run["seed"])] = run
+    lines = [
+        "| row | seeds | recall@20 | precision@20 | ndcg@20 | train s | load before -> after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    if popularity:
+        lines.append(
+            "| popularity (training counts) | - | " + " | ".join(f"{popularity[m]:.4f}" for m in METRICS) + " | - | - |"
+        )
+    for row in ROWS:
+        if row not in runs:
+            continue
+        done = [runs[row][s] for s in sorted(runs[row])]
+        summary = summarise(done)
+        cells = [
+            f"{summary[m]['mean']:.4f} ± {summary[m]['std']:.4f}" if len(done) > 1 else f"{summary[m]['mean']:.4f}"
+            for m in METRICS
+        ]
+        seconds = f"{summary['train_seconds']['mean']:.0f} ± {summary['train_seconds']['std']:.0f}"
+        loads = ", ".join(f"{r['load_average_before'][0]:.0f} -> {r['load_average_after'][0]:.0f}" for r in done)
+        seeds = ",".join(str(r["seed"]) for r in done)
+        lines.append(f"| {row} | {seeds} | " + " | ".join(cells) + f" | {seconds} | {loads} |")
+    lines.append("")
+    lines.append("Published recall@20 (DiffMM Table 1, three modalities): " + ", ".join(
+        f"{k} {v}" for k, v in PUBLISHED.items()
+    ))  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--table"]:
+        print(table(sys.argv[2:]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--work", default=str(HERE / "_work" / "tiktok_table2"))
