@@ -355,3 +355,35 @@ def test_balanced_tier_class_weight_weighs_the_tier_loss_by_inverse_frequency(da
 
     with pytest.raises(LsecConfigError, match="tier_class_weight"):
         temporal_task(config(dataset, "model.hparams.tier_class_weight=inverse"))
+
+
+def test_tier_persistence_feature_is_the_previous_windows_tier(dataset: Path) -> None:
+    """tier_persistence_feature=true appends the one-hot tier of the amount paid in [t - W, t), computed naively here."""
+    from lsec.errors import LsecConfigError
+
+    cfg = config(dataset, "model.hparams.tasks=[tier]", "model.hparams.tier_persistence_feature=true")
+    current = temporal_task(cfg)
+    data, rule = current.data, current.rule
+    users, times, _ = tier_queries(data, "valid", rule.window)
+    users, times = users[:200], times[:200]
+    feats = current.features(users, times, torch.device("cpu"))
+    assert feats is not None and feats.shape == (len(users), 4 + rule.num_tiers) == (len(users), current.feature_dim)
+    pay = data.consumption_kind == CONSUMPTION_KINDS["pay"]
+    for row, (u, t) in enumerate(zip(users, times, strict=True)):
+        inside = (
+            pay & (data.consumption_user == u) & (data.consumption_ts >= t - rule.window) & (data.consumption_ts < t)
+        )
+        amount = float(data.consumption_amount[inside].sum())
+        expected = 0 if amount <= 0 else 1 + int(np.searchsorted(rule.edges, amount, side="right"))
+        assert feats[row, 4:].tolist() == [1.0 if c == expected else 0.0 for c in range(rule.num_tiers)]
+    assert len(set(feats[:, 4:].argmax(1).tolist())) > 1  # more than one previous tier among the queries
+    plain = temporal_task(config(dataset, "model.hparams.tasks=[tier]"))
+    plain_feats = plain.features(users, times, torch.device("cpu"))
+    assert plain_feats is not None and torch.equal(feats[:, :4], plain_feats)
+
+    model = build_dmgnn(cfg, current)
+    assert model.tier_head is not None
+    logits = current.tier_logits(model, users, times)
+    assert logits.shape == (len(users), rule.num_tiers)
+    with pytest.raises(LsecConfigError, match="tier_persistence_feature"):
+        temporal_task(config(dataset, "model.hparams.tier_persistence_feature=3"))

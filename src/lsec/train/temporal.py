@@ -29,7 +29,8 @@ tier of the amount paid in the previous window ``[t - W, t)``).
 attributes at each query and event time, so messages carry a tie's consumption before the event; the data's
 :meth:`~lsec.train.temporal_data.TemporalData.node_attributes`), ``tier_class_weight`` (``none``; ``balanced``
 weighs the tier cross-entropy by ``n / (K n_c)`` over the training tier labels, so the head is trained for
-macro-F1 rather than for the majority tier).
+macro-F1 rather than for the majority tier), ``tier_persistence_feature`` (false; true appends the one-hot
+tier of the previous window's paid amount, the persistence baseline's answer, to the tier head's features).
 Model ``tgat`` is DM-GNN without decay (``decay`` must stay null). Model ``static-gnn`` swaps the encoder for
 LightGCN on the aggregated training graph (:mod:`lsec.nn.models.dmgnn.static`; ``embedding_dim`` and
 ``num_layers`` are read, query times ignored), with the same heads and objective.
@@ -76,6 +77,7 @@ OBJECTIVE_HPARAMS = (
     "consumption_features",
     "neighbor_consumption",
     "tier_class_weight",
+    "tier_persistence_feature",
 )
 TIER_CLASS_WEIGHTS = ("none", "balanced")
 SOCIAL = ("user", "social", "user")
@@ -94,6 +96,14 @@ class TemporalTask:
     seed: int = 0
     neighbor_consumption: bool = False
     tier_class_weight: str = "none"
+    persistence_feature: bool = False
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the tier head's consumption features (0 without them)."""
+        if not self.use_features:
+            return 0
+        return len(FEATURE_NAMES) + (self.rule.num_tiers if self.persistence_feature else 0)
 
     def node_attributes(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
         """(B, 3) the encoder's dynamic node attributes, strictly before ``times``."""
@@ -110,7 +120,12 @@ class TemporalTask:
     def features(self, users: np.ndarray, times: np.ndarray, device: torch.device) -> torch.Tensor | None:
         if not self.use_features:
             return None
-        return torch.as_tensor(self.data.features(users, times, self.rule.window), device=device)
+        feats = self.data.features(users, times, self.rule.window)
+        if self.persistence_feature:  # one-hot tier of the previous window's paid amount (the persistence rule)
+            t = np.asarray(times, np.int64)
+            previous = self.rule.tiers(self.data.window_sums(users, t - self.rule.window, t)[:, 3])
+            feats = np.concatenate([feats, np.eye(self.rule.num_tiers, dtype=np.float32)[previous]], axis=1)
+        return torch.as_tensor(feats, device=device)
 
     # -------------------------------------------------------------------------------------- scoring
     def embed(self, model: DMGNN, users: np.ndarray, times: np.ndarray) -> torch.Tensor:
@@ -376,6 +391,7 @@ def temporal_task(cfg: Config, dataset: str | None = None) -> TemporalTask:
         seed=cfg.train.seed,
         neighbor_consumption=options["neighbor_consumption"],
         tier_class_weight=options["tier_class_weight"],
+        persistence_feature=options["tier_persistence_feature"],
     )
 
 
@@ -409,7 +425,7 @@ def build_dmgnn(cfg: Config, task: TemporalTask) -> DMGNN:
         model = DMGNN(
             task.data.num_users,
             num_edge_kinds=0 if kinds is None else int(kinds.max(initial=-1)) + 1,
-            consumption_dim=len(FEATURE_NAMES) if task.use_features else 0,
+            consumption_dim=task.feature_dim,
             **hparams,
         )
     except (TypeError, ValueError) as err:
@@ -435,7 +451,13 @@ def _options(cfg: Config) -> dict[str, Any]:
         "tasks": tuple(h.get("tasks", ("link", "tier"))),
         "neighbor_consumption": h.get("neighbor_consumption", False),
         "tier_class_weight": h.get("tier_class_weight", "none"),
+        "tier_persistence_feature": h.get("tier_persistence_feature", False),
     }
+    if not isinstance(options["tier_persistence_feature"], bool):
+        raise LsecConfigError(
+            "model.hparams.tier_persistence_feature must be true or false. "
+            f"Got {options['tier_persistence_feature']!r} instead."
+        )
     if options["tier_class_weight"] not in TIER_CLASS_WEIGHTS:
         raise LsecConfigError(
             f"model.hparams.tier_class_weight must be one of {', '.join(TIER_CLASS_WEIGHTS)}. "
