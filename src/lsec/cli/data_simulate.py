@@ -22,7 +22,7 @@ At --scale 1 the node counts equal Tables 1-2 (lsec-small: 29,422 users, 31,630 
 
 Timestamps cover 50 days from 2020-12-01 00:00 UTC. --null follow|sell shuffles the streamer endpoint of that relation (degrees kept, information gone): the control for the streamers' influence tests. Same --seed, same dataset.
 
-Gifting presets (MMBee): --preset kuailive (23,772 users, 452,621 streamers, 21 days) or mmbee (20,000 users, 8,000 streamers, 7 + 1 days) simulate live rooms cut into 30-second segments, impressions (events/impressions.parquet: user, streamer, segment, ts, label, amount), gift edges (weight = amount) and segment features per modality (features/segment__{visual,speech,comment}.npy, segments x 3 frames x 16, float16). Both are calibrated to MMBee's 0.32 streamers gifted per user and 0.03 % positive impressions; every positive and 1.2 % of the negatives are written (meta.json "simulation" has the full-stream counts). --null graph makes a user's gift history uninformative; --null content shuffles the features across segments. --influence, --sales-threshold and --degree-exponent apply to the LSEC presets only.
+Gifting presets (MMBee): --preset kuailive (23,772 users, 452,621 streamers, 21 days) or mmbee (20,000 users, 8,000 streamers, 7 + 1 days) simulate live rooms cut into 30-second segments, impressions (events/impressions.parquet: user, streamer, segment, ts, label, amount), gift edges (weight = amount) and segment features per modality (features/segment__{visual,speech,comment}.npy, segments x 3 frames x 16, float16). Both are calibrated to MMBee's 0.32 streamers gifted per user and 0.03 % positive impressions; every positive and 1.2 % of the negatives are written (meta.json "simulation" has the full-stream counts). --null graph makes a user's gift history uninformative; --null content shuffles the features across segments. Co-gifting communities (off by default, same bytes as before): --communities C cuts each category into C communities whose users gift each other's streamers (--community-boost on the gift logit), --streamer-share S keeps S x the preset's streamers (a denser gift graph); benchmarks/README.md "GIE gain: signal and model". --influence, --sales-threshold and --degree-exponent apply to the LSEC presets only.
 
 Social-commerce preset (DM-GNN): --preset dmgnn (12,890 users, 8,000 items, 90 days from 2024-01-01 UTC; in expectation 457,000 social edges and 1,200,000 consumption records at --scale 1) writes edges/user__social__user.parquet (src acts on dst's content: like / comment / repost / trust as kind) and events/consumption.parquet (user, item, ts, kind browse / cart / pay, amount). Purchases are a Hawkes process on latent ties: a purchase of user v raises each follower's purchase rate by its share of --influence x (v's influence score) x --decay x exp(-decay x dt), dt in days (--influence in [0, 1): purchases triggered per purchase of a user with score 1); users who buy in the same categories come to interact. --null social rewires the social edges (degrees, times and kinds kept) so they carry no information about consumption. Knobs (defaults unchanged): --follows (latent ties per user), --burst (share of tie interactions that follow the followed user's purchases), --feedback (share of co-buyer edges); issue 15's strong-influence setting is --influence 0.9 --follows 1 --burst 0.5 --feedback 0.03.
 
@@ -120,6 +120,17 @@ def simulate_command(
         help="LSEC presets: simulator version, 2 (default) or 3 (niches of ~250 items at every --scale and sharper "
         "interests, so collaborative filtering can learn them; benchmarks/README.md 'Simulator v3').",
     ),
+    communities: int = typer.Option(
+        0, "--communities", help="Gifting presets: communities per category (0: none, the default data)."
+    ),
+    community_boost: float = typer.Option(
+        0.0,
+        "--community-boost",
+        help="Gifting presets: gift logit added inside a user's community (needs --communities).",
+    ),
+    streamer_share: float = typer.Option(
+        1.0, "--streamer-share", help="Gifting presets: share of the preset's streamers kept, in (0, 1]."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder (its splits are removed)."),
     progress: Optional[bool] = typer.Option(
         None, "--progress/--no-progress", help="Show a progress bar (default: when stderr is a terminal)."
@@ -133,7 +144,10 @@ def simulate_command(
     from lsec.errors import LsecError
 
     if preset in GIFTING_PRESETS:
-        _simulate_gifting(out, preset, scale, seed, null, force, _progress(progress))
+        knobs = {"communities_per_category": communities, "community_boost": community_boost}
+        _simulate_gifting(
+            out, preset, scale, seed, null, force, _progress(progress), knobs | {"streamer_share": streamer_share}
+        )
         return
     if preset in SOCIAL_PRESETS:
         knobs = {"follows_per_user": follows, "burst_share": burst, "feedback_share": feedback}
@@ -162,17 +176,26 @@ def simulate_command(
 
 
 def _simulate_gifting(
-    out: Path, preset: str, scale: float, seed: int, null: Optional[str], force: bool, progress: bool
+    out: Path,
+    preset: str,
+    scale: float,
+    seed: int,
+    null: Optional[str],
+    force: bool,
+    progress: bool,
+    knobs: dict[str, Any],
 ) -> None:
     from lsec.cli import fail
     from lsec.data.events import save_dataset
-    from lsec.data.simulate.gifting import simulate_gifting
+    from lsec.data.simulate.gifting import GiftingModel, check_model, simulate_gifting
     from lsec.errors import LsecError
 
     try:
+        model = GiftingModel(**knobs)
+        check_model(model)  # before the output folder is touched
         _prepare_out(out, force)
         began = time.perf_counter()
-        dataset = simulate_gifting(preset=preset, scale=scale, seed=seed, null=null, progress=progress)
+        dataset = simulate_gifting(preset=preset, scale=scale, seed=seed, null=null, progress=progress, model=model)
         save_dataset(dataset.graph, out, events=dataset.events, features=dataset.features)
     except LsecError as err:
         raise fail(str(err)) from None

@@ -40,6 +40,19 @@ Generative story (times in seconds from ``TIME_ORIGIN`` = 2025-05-05 00:00 UTC):
    information about later gifts (content still does). ``null="content"``: the segment feature rows are
    shuffled across segments (one permutation for all modalities), labels unchanged.
 
+8. **Co-gifting communities** (off by default: ``communities_per_category = 0`` gives the same bytes as
+   before). With ``communities_per_category = C >= 1`` each category is cut into ``C`` communities; a
+   streamer's and a user's community inside their category is a hash of ``(seed, id)`` (uniform), the user's
+   in-category favourites are drawn inside the user's community (by popularity; the category when it has
+   no streamer), and the gift logit gains ``community_boost`` when user and streamer share a community. So
+   users who gift the same streamers gift the same *other* streamers, the co-gifting structure MMBee's
+   graph-guided interest expansion (u2a2u2a, a2u2a, Swing) is built to find, which the exposure (by
+   category) and a user's own history only hint at. ``null="graph"`` shuffles the community term with the
+   other identity terms. ``streamer_share < 1`` cuts the preset's streamer count (same users): the mmbee
+   preset's 2.5 users per streamer (our choice; the paper gives no counts) leave ~0.8 gifting users per
+   streamer, too few for 2- and 3-hop expansions to reach a user's next new streamer. Probe: ``benchmarks/mmbee_gie_signal.py``; benchmarks/README.md "GIE gain: signal
+   and model (issue 13 point 7)".
+
 **Scaling.** ``scale`` multiplies users and streamers; impressions per user stay fixed, so the positive share
 stays at its target and impressions grow linearly. Gifted streamers per user drift down at small scales
 (fewer streamers, so more repeat gifts to the same ones): mmbee gives 0.312 at scale 1 and ~0.26-0.28 at 0.1;
@@ -117,6 +130,14 @@ class GiftingModel:
     frames: int = 3
     dim: int = 16
     live_rounds: int = 8  # redraws of a streamer that is not live that day
+    # Co-gifting communities (off by default; step 8 of the module docstring): 0 or >= 1 per category.
+    communities_per_category: int = 0
+    community_boost: float = 0.0  # added to the gift logit when user and streamer share their community
+    streamer_share: float = 1.0  # multiplies the preset's streamer count (denser gift graph below 1)
+
+
+NEW_KNOBS = {"communities_per_category": 0, "community_boost": 0.0, "streamer_share": 1.0}
+"""Knobs (and defaults) written to ``meta["simulation"]["model"]`` only when set (default bytes unchanged)."""
 
 
 @dataclass
@@ -155,6 +176,9 @@ def simulate_gifting(
     """
     target = _check(preset, scale, seed, null, negative_rate)
     model = model or GiftingModel()
+    check_model(model)
+    if model.streamer_share != 1.0:
+        target = replace(target, num_streamers=max(1, round(target.num_streamers * model.streamer_share)))
     rate = 40 * target.positive_rate if negative_rate is None else float(negative_rate)
     base = np.random.SeedSequence([seed, 0x6166])
     rng = np.random.default_rng(base.spawn(1)[0])
@@ -213,7 +237,7 @@ def simulate_gifting(
         "negative_weight": 1.0 / rate,
         "intercept_b0": b0,
         "segments": int(dataset.features["segment__visual"].shape[0]),
-        "model": asdict(model),
+        "model": _recorded(model),
         "impression_rule": "all positives and each negative with probability negative_rate",
         "gift_edges": "one per positive impression: ts = impression ts, weight = amount",
     }
@@ -221,6 +245,34 @@ def simulate_gifting(
 
 
 # --------------------------------------------------------------------------- arguments
+
+
+def _recorded(model: GiftingModel) -> dict[str, Any]:
+    """The knobs written to ``meta.json``: those of :data:`NEW_KNOBS` only when they differ from the default."""
+    return {k: v for k, v in asdict(model).items() if k not in NEW_KNOBS or v != NEW_KNOBS[k]}
+
+
+def check_model(model: GiftingModel) -> None:
+    """Raise :class:`LsecConfigError` naming the first invalid knob of ``model``."""
+    name = "GiftingModel"
+    c = model.communities_per_category
+    if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 0:
+        raise LsecConfigError(
+            f"The 'communities_per_category' parameter of {name} must be a non-negative int. Got {c!r} instead."
+        )
+    b = model.community_boost
+    if not (isinstance(b, (int, float)) and np.isfinite(b)):
+        raise LsecConfigError(f"The 'community_boost' parameter of {name} must be a finite number. Got {b!r} instead.")
+    if c == 0 and b != 0:
+        raise LsecConfigError(
+            f"The 'community_boost' parameter of {name} needs communities_per_category >= 1. Got boost {b!r} "
+            "with 0 communities."
+        )
+    share = model.streamer_share
+    if not (isinstance(share, (int, float)) and np.isfinite(share) and 0 < share <= 1):
+        raise LsecConfigError(
+            f"The 'streamer_share' parameter of {name} must be a number in (0, 1]. Got {share!r} instead."
+        )
 
 
 def _check(preset: str, scale: float, seed: int, null: str | None, negative_rate: float | None) -> GiftingPreset:
@@ -323,6 +375,22 @@ def _latents(target: GiftingPreset, model: GiftingModel, rng: np.random.Generato
     latents["live_by_day"] = replace(by_day, order=streamer[by_day.order])
     f = model.num_favourites
     in_category = rng.random(nu * f) < model.favourite_in_category
+    c = model.communities_per_category
+    if c:  # communities (step 8): hashed, so the default path's random stream is untouched
+        latents["streamer_community"] = streamer_category * c + np.floor(
+            c * _uniform(hash_seed, 10, np.arange(ns))
+        ).astype(np.int64)
+        latents["user_community"] = latents["user_category"] * c + np.floor(
+            c * _uniform(hash_seed, 11, np.arange(nu))
+        ).astype(np.int64)
+        by_community = SegmentSampler.build(latents["streamer_community"], popularity, k * c)
+        group = np.repeat(latents["user_community"], f)
+        has = by_community.totals()[group] > 0  # an empty community: the category instead
+        favourites = _pick_streamers(latents, rng, np.repeat(latents["user_category"], f), in_category)
+        pick = in_category & has
+        favourites[pick] = by_community.sample(rng, group[pick])
+        latents["favourites"] = favourites.reshape(nu, f)
+        return latents
     latents["favourites"] = _pick_streamers(latents, rng, np.repeat(latents["user_category"], f), in_category).reshape(
         nu, f
     )
@@ -382,6 +450,9 @@ def _stream(
         + model.category_boost * (latents["user_category"][user] == latents["streamer_category"][streamer])
         + model.favourite_boost * favourite_pair
     )
+    if model.communities_per_category:
+        same = latents["user_community"][user] == latents["streamer_community"][streamer]
+        identity = identity + model.community_boost * same
     sensitivity = latents["sensitivity"][user]
     if null == "graph":  # who gifts to whom becomes noise: shuffle the identity terms across impressions
         order = rng.permutation(user.shape[0])
@@ -487,6 +558,9 @@ def _assemble(
         "user_category": latents["user_category"],
         "favourites": latents["favourites"],
     }
+    if model.communities_per_category:
+        truth["user_community"] = latents["user_community"]
+        truth["streamer_community"] = latents["streamer_community"]
     return GiftingDataset(graph, {"impressions": impressions, "segments": segments}, features, truth)
 
 
