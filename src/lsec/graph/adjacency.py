@@ -165,6 +165,58 @@ def _spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.addmm(out, matrix, x, beta=0.0, out=out)
 
 
+class RowGather(torch.autograd.Function):
+    """``table.index_select(0, index)`` whose backward is one sparse product instead of ``index_add_``.
+
+    The gradient of the table is ``S @ grad`` with ``S`` the ``(num_rows, len(index))`` 0/1 CSR matrix that has
+    a one at ``(index[j], j)``. Each output row adds its contributions in ascending ``j``, the order
+    ``index_add_`` (autograd's backward of ``index_select``) uses, so the gradient is the same bits; on 2 CPU
+    threads it is several times faster (``index_add_`` scatters element by element).
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.num_rows = table.shape[0]
+        ctx.save_for_backward(index)
+        return table.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (index,) = ctx.saved_tensors
+        return _scatter_rows(index, grad.contiguous(), ctx.num_rows), None
+
+
+def _scatter_rows(index: torch.Tensor, values: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """``zeros(num_rows, d).index_add_(0, index, values)`` as a CSR product on CPU (same order of sums, same bits)."""
+    if index.device.type != "cpu" or values.dim() != 2 or values.dtype != torch.float32 or index.numel() >= 2**31 - 1:
+        return values.new_zeros((num_rows, *values.shape[1:])).index_add_(0, index, values)
+    keys = index.numpy()
+    indptr = np.zeros(num_rows + 1, np.int32)
+    np.cumsum(np.bincount(keys, minlength=num_rows), out=indptr[1:])
+    # each row's columns in ascending order; numpy's stable argsort is a radix sort on 16-bit keys
+    order = np.argsort(keys.astype(np.uint16) if num_rows <= 2**16 else keys, kind="stable").astype(np.int32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = torch.sparse_csr_tensor(
+            torch.from_numpy(indptr),
+            torch.from_numpy(order),
+            torch.ones(len(order), dtype=values.dtype),
+            size=(num_rows, len(order)),
+        )
+    return _spmm(matrix, values)
+
+
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table.index_select(0, index)`` with the fast backward of :class:`RowGather` (same values and gradients).
+
+    Shapes:
+        table (n, d), index (m,) int64 -> (m, d)
+    """
+    if not (table.requires_grad and torch.is_grad_enabled()):
+        return table.index_select(0, index)
+    return RowGather.apply(table, index)
+
+
 def propagate(adjacency: BipartiteAdjacency, x: torch.Tensor) -> torch.Tensor:
     """One propagation step ``Â @ x`` (differentiable in ``x``; the backward is one more sparse product).
 
