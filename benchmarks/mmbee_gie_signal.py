@@ -9,7 +9,10 @@ streamer ``a``,
 * ``popularity``: training gifts received by ``a`` (what a streamer id embedding learns);
 * ``u2a2a``: summed Swing scores of ``a`` from the streamers ``u`` gifted (Swing neighbours, k = 20);
 * ``u2a2u2a``: share of ``u``'s co-gifting users (u2a2u, k = 20) who gifted ``a`` in training;
-* ``a2u2a``: share of ``a``'s a2u2a streamers (co-gifted with ``a``) that ``u`` gifted.
+* ``a2u2a``: share of ``a``'s a2u2a streamers (co-gifted with ``a``) that ``u`` gifted;
+* ``walk5``: unbounded 5-hop co-gifting walks ``u -> a' -> v -> a'' -> w -> a`` (``(A S S)[u, a]`` with
+  ``A`` the 0/1 user-streamer gift matrix and ``S = A^T A`` minus its diagonal): a stand-in for what smooth
+  embeddings over the graph (GraphCL's ``Θ``) can carry beyond the bounded lists' exact membership.
 
 Scores are compared lexicographically, never weighted: ``history > graph > category > popularity`` means
 "order by history, break its ties by the graph feature, then by category, then by popularity". The question
@@ -38,7 +41,7 @@ from lsec.metrics.grouped import auc, grouped_auc
 from lsec.train.gtr import gift_data
 
 K = 20
-GRAPH_FEATURES = ("u2a2a", "u2a2u2a", "a2u2a")
+GRAPH_FEATURES = ("u2a2a", "u2a2u2a", "a2u2a", "walk5")
 
 
 def features(data: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -90,6 +93,11 @@ def features(data: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, 
     hit = np.zeros(nb.shape, dtype=bool)
     hit[nb_valid] = np.isin(np.repeat(u, K).reshape(nb.shape)[nb_valid] * ns + nb[nb_valid].astype(np.int64), uniq)
     a2u2a_share = hit.sum(1) / np.maximum(nb_valid.sum(1), 1)
+    s_mat = (user_streamer.T @ user_streamer).tocsr()
+    s_mat.setdiag(0)
+    s_mat.eliminate_zeros()
+    walk = (user_streamer @ s_mat @ s_mat).tocsr()  # (nu, ns)
+    walk5 = np.asarray(walk[u, a]).ravel()
     f = {
         "history": history,
         "category": cat_share,
@@ -97,6 +105,7 @@ def features(data: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, 
         "u2a2a": u2a2a,
         "u2a2u2a": u2a2u2a,
         "a2u2a": a2u2a_share,
+        "walk5": walk5,
     }
     return f, d.labels["gift"][held], u, d.fold[held]
 
