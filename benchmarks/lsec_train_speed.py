@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -111,20 +112,24 @@ def estimate_from_steps(args: argparse.Namespace) -> None:
     graphs = build_graphs(split.train_graph(), model.relations, self_loops=uses_self_loops(model, cfg.model.name))
     timings["build_graphs"] = time.perf_counter() - start
     trainer = Trainer(model, split, graphs, cfg, show_progress=True)
-    step_seconds = []
+    step_seconds, step_cpu = [], []
     phases: dict[str, list[float]] = {}
+    load_before = os.getloadavg()
     for step in range(args.steps):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         trainer.train_epoch(1 + step, max_steps=1)
         step_seconds.append(time.perf_counter() - start)
+        step_cpu.append(time.process_time() - cpu)
         for phase, seconds in trainer.timer.pop().items():
             phases.setdefault(phase, []).append(seconds)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trainer.validate()
     validation = time.perf_counter() - start
+    validation_cpu = time.process_time() - cpu
     validation_phases = trainer.timer.pop()
     steps = trainer.steps_per_epoch()
     median_step = statistics.median(step_seconds[1:] or step_seconds)  # the first step warms caches up
+    median_cpu = statistics.median(step_cpu[1:] or step_cpu)
     report = {
         "mode": f"estimate from {args.steps} timed steps + 1 validation (not a full epoch)",
         "machine": {"threads": args.threads, "platform": platform.platform(), "torch": torch.__version__},
@@ -135,6 +140,11 @@ def estimate_from_steps(args: argparse.Namespace) -> None:
         "steps_per_epoch": steps,
         "step_seconds": [round(s, 2) for s in step_seconds],
         "median_step_seconds": round(median_step, 2),
+        "step_cpu_seconds": [round(s, 2) for s in step_cpu],
+        "median_step_cpu_seconds": round(median_cpu, 2),
+        "validation_cpu_seconds": round(validation_cpu, 1),
+        "estimated_epoch_cpu_seconds": round(steps * median_cpu + validation_cpu, 1),
+        "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "step_phase_median_seconds": {k: round(statistics.median(v), 3) for k, v in phases.items()},
         "validation_seconds": round(validation, 1),
         "validation_phases": validation_phases,
