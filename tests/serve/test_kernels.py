@@ -34,16 +34,17 @@ def _reference(kind: str, table, query, rest, k, seen):
 SCORERS = [("dot", None), ("mlp", (24, 1)), ("mlp", (24, 8, 1)), ("mlp", (24, 6, 5, 1))]
 
 
+@pytest.mark.parametrize("serial", [False, True], ids=["parallel", "serial"])
 @pytest.mark.parametrize("kind, widths", SCORERS)
 @pytest.mark.parametrize("num_blocks", [1, 7, 64])
-def test_kernel_equals_numpy_reference_on_tie_free_data(kind, widths, num_blocks):
+def test_kernel_equals_numpy_reference_on_tie_free_data(kind, widths, num_blocks, serial):
     rng = np.random.default_rng(3)
     n, h = 997, 24
     table = rng.standard_normal((n, h)).astype(np.float32)
     query = rng.standard_normal((5, h)).astype(np.float32)
     rest = None if widths is None else _rest(rng, widths)
     seen = [np.sort(rng.choice(n, 40, replace=False)), None, np.arange(0, n, 2), np.array([0, n - 1]), np.arange(n)]
-    got = kernels.rank(kind, table, query, rest, 25, seen, num_blocks=num_blocks)
+    got = kernels.rank(kind, table, query, rest, 25, seen, num_blocks=num_blocks, serial=serial)
     expected, _ = _reference(kind, table, query, rest, 25, seen)
     for (gi, gs), (ei, es), excluded in zip(got, expected, seen, strict=True):
         np.testing.assert_array_equal(gi, ei)
@@ -53,8 +54,9 @@ def test_kernel_equals_numpy_reference_on_tie_free_data(kind, widths, num_blocks
     assert len(got[4][0]) == 0  # everything seen: nothing to recommend
 
 
+@pytest.mark.parametrize("serial", [False, True], ids=["parallel", "serial"])
 @pytest.mark.parametrize("kind, widths", SCORERS)
-def test_kernel_breaks_ties_by_smaller_index(kind, widths):
+def test_kernel_breaks_ties_by_smaller_index(kind, widths, serial):
     rng = np.random.default_rng(4)
     h = 12
     distinct = rng.standard_normal((30, h)).astype(np.float32)
@@ -62,7 +64,7 @@ def test_kernel_breaks_ties_by_smaller_index(kind, widths):
     query = rng.standard_normal((2, h)).astype(np.float32)
     rest = None if widths is None else _rest(rng, (h, *widths[1:]))
     seen = [np.sort(rng.choice(400, 50, replace=False)), None]
-    got = kernels.rank(kind, table, query, rest, 400, seen, num_blocks=5)  # k = everything: the full order
+    got = kernels.rank(kind, table, query, rest, 400, seen, num_blocks=5, serial=serial)  # k = all: the full order
     _, ref_scores = _reference(kind, table, query, rest, 400, seen)
     for (idx, vals), excluded, ref in zip(got, seen, ref_scores, strict=True):
         allowed = np.setdiff1d(np.arange(400), excluded if excluded is not None else [])

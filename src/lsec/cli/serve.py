@@ -115,11 +115,13 @@ def serve(
     from lsec.serve.prefork import bind, serve_forked
 
     threads = max(1, (os.cpu_count() or 1) // workers)  # workers x kernel threads never oversubscribe the cores
+    if rec is not None:  # the one-thread kernels, compiled here and shared by every worker (no thread pool)
+        kernels.warm_up(serial=True)
 
     def make_app() -> object:  # in each forked worker
         kernels.set_threads(threads)
-        if rec is not None:
-            kernels.warm_up()
+        if rec is not None and threads > 1:
+            kernels.warm_up()  # the parallel kernel: its thread pool must start in the worker
         return create_app(None, live=make_live())
 
     try:

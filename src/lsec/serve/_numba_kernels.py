@@ -9,6 +9,8 @@ Module-level functions so that ``cache=True`` can store the compiled code next t
 
 from __future__ import annotations
 
+import types
+
 import numba
 import numpy as np
 from numba import prange
@@ -157,3 +159,21 @@ def topk(mode, table, query, w, b, weights, biases, w_ptr, b_ptr, dims, seen, se
             for r in range(sizes[q], k):
                 out_s[q, blk, r] = -np.inf
                 out_i[q, blk, r] = -1
+
+
+def _serial_twin(dispatcher, name):
+    """The same Python function compiled without ``parallel`` (``prange`` runs as ``range``), named ``name``.
+
+    A process that scores on one thread needs no thread pool: its kernels can be compiled before ``fork`` and
+    shared by the children (a parallel kernel starts numba's threading layer when it compiles, and a forked
+    child inherits a pool without its threads). The own name keeps numba's cache files apart from the parallel
+    version's (the cache index is keyed by the name and the bytecode, not by the ``parallel`` flag).
+    """
+    py = dispatcher.py_func
+    twin = types.FunctionType(py.__code__, py.__globals__, name, py.__defaults__, py.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = py.__doc__
+    return _jit(twin)
+
+
+topk_serial = _serial_twin(topk, "topk_serial")

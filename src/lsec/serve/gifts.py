@@ -46,6 +46,7 @@ from lsec.data.manifest import checked_array, read_manifest
 from lsec.data.segments import SegmentContent
 from lsec.data.store import create_folder
 from lsec.errors import LsecError
+from lsec.serve.ids import IdIndex
 
 FORMAT = "lsec-gift-artifact"
 FORMAT_VERSION = 1
@@ -300,7 +301,7 @@ class GiftRanker:
 
         self.device = resolve_device(device)
         self.model.eval().to(self.device)
-        self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
+        self._index = {t: IdIndex(ids) for t, ids in artifact.ids.items()}  # no Python object per id
         self.modalities = () if artifact.content is None else artifact.content.modalities
         self.num_segments = 0 if self.model.mfq is None else self.model.mfq.num_segments
         self.content_cache = content_cache

@@ -44,6 +44,7 @@ _lock = threading.Lock()
 _kernels: dict[str, Any] | None = None
 _failed: str | None = None
 _call_lock = threading.Lock()  # one parallel launch at a time (numba's default thread pool is not re-entrant)
+_single = False  # one thread per launch: the serial twin of the kernel, no thread pool (set_threads(1))
 
 
 def available() -> bool:
@@ -57,8 +58,15 @@ def unavailable_reason() -> str | None:
 
 
 def set_threads(count: int) -> None:
-    """Threads per kernel launch (at most numba's pool size, ``NUMBA_NUM_THREADS``)."""
+    """Threads per kernel launch (at most numba's pool size, ``NUMBA_NUM_THREADS``).
+
+    One thread selects the serial twin of the kernel, which starts no thread pool: a process that forks
+    workers can compile it first (:func:`warm_up` with ``serial=True``) and every worker shares the code."""
+    global _single
     if _load() is None:
+        return
+    _single = int(count) <= 1
+    if _single:
         return
     import numba
 
@@ -67,6 +75,8 @@ def set_threads(count: int) -> None:
 
 def num_threads() -> int:
     if _load() is None:
+        return 1
+    if _single:
         return 1
     import numba
 
@@ -104,13 +114,11 @@ def _load() -> dict[str, Any] | None:
         except Exception as err:  # noqa: BLE001
             _failed = f"numba kernels failed to load ({type(err).__name__}: {err})"
             return None
-        _kernels = {"topk": nk.topk, "modes": (nk.DOT, nk.MLP1, nk.MLP_DEEP)}
-        threads = os.environ.get("LSEC_KERNEL_THREADS", "")
-        if threads.isdigit() and int(threads) > 0:  # e.g. 1 on a busy machine, cores // workers under uvicorn
-            import numba
-
-            numba.set_num_threads(min(int(threads), int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
-        return _kernels
+        _kernels = {"topk": nk.topk, "topk_serial": nk.topk_serial, "modes": (nk.DOT, nk.MLP1, nk.MLP_DEEP)}
+    threads = os.environ.get("LSEC_KERNEL_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:  # e.g. 1 on a busy machine, cores // workers under uvicorn
+        set_threads(int(threads))
+    return _kernels
 
 
 def rank(
@@ -122,8 +130,12 @@ def rank(
     seen: Sequence[np.ndarray | None],
     *,
     num_blocks: int = NUM_BLOCKS,
+    serial: bool | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Top-``k`` (target indices int64, scores float32) per query, best first, seen targets left out.
+
+    ``serial``: run the one-thread twin of the kernel (``True``) or the parallel one (``False``); by default
+    the one :func:`set_threads` chose.
 
     Shapes:
         target_part (T, h) float32, query_part (B, h), seen: B sorted index arrays (or None) -> B pairs
@@ -152,13 +164,13 @@ def rank(
         assert rest is not None
         if len(rest.weights) == 1:
             mode = mlp1
-            w = np.ascontiguousarray(rest.weights[0][0], dtype=np.float32)
+            w = np.array(rest.weights[0][0], dtype=np.float32)  # a writable copy: one compiled signature
             bias = np.float32(rest.biases[0][0])
         else:
             mode = deep
             flat_w, flat_b, w_ptr, b_ptr, dims = _flatten(rest)
     with _call_lock:
-        kernels["topk"](
+        kernels["topk_serial" if (_single if serial is None else serial) else "topk"](
             mode,
             table,
             query,
@@ -205,8 +217,12 @@ def _flatten(rest: MLPRest) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     )
 
 
-def warm_up() -> bool:
-    """Compile (or load from the cache) every kernel on a tiny table so the first request is not slow."""
+def warm_up(*, serial: bool | None = None) -> bool:
+    """Compile (or load from the cache) every kernel on a tiny table so the first request is not slow.
+
+    ``serial``: warm the serial twin (``True``) or the parallel kernel (``False``); by default the one this
+    process launches now (:func:`set_threads`). The serial twin starts no thread pool, so it can be warmed
+    before ``fork``."""
     if _load() is None:
         return False
     rng = np.random.default_rng(0)
@@ -218,7 +234,10 @@ def warm_up() -> bool:
         (rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((1, 3)).astype(np.float32)),
         (np.zeros(3, np.float32), np.zeros(1, np.float32)),
     )
-    rank("dot", table, query, None, 3, seen, num_blocks=2)
-    rank("mlp", table, query, one, 3, seen, num_blocks=2)
-    rank("mlp", table, query, deep, 3, seen, num_blocks=2)
+    mapped = table.copy()
+    mapped.flags.writeable = False  # a memory-mapped artifact's table is read-only: another compiled signature
+    for target in (table, mapped):
+        rank("dot", target, query, None, 3, seen, num_blocks=2, serial=serial)
+        rank("mlp", target, query, one, 3, seen, num_blocks=2, serial=serial)
+        rank("mlp", target, query, deep, 3, seen, num_blocks=2, serial=serial)
     return True

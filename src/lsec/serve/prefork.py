@@ -1,15 +1,18 @@
 """``lsec serve --workers N``: N uvicorn servers forked from one process that loaded the artifact once.
 
-The parent binds the socket, memory-maps the artifact's arrays (``np.load(mmap_mode="r")``), builds the id
-indexes, freezes its objects out of the garbage collector's reach (``gc.freeze``: collections in the children
-do not write to the shared pages) and forks the workers. Every worker then shares, copy-on-write, the parent's
-interpreter, libraries and indexes, and, through the page cache, the artifact files: an extra worker costs
-only the pages it writes (its event loop, request buffers, numba threads). The kernel spreads connections over
-the workers, which accept on the one listening socket. A worker that dies is forked again from the parent; on
-SIGINT / SIGTERM the parent stops every worker and exits.
+The parent (``lsec serve``) binds the socket, memory-maps the artifact's arrays (``np.load(mmap_mode="r")``),
+builds the id indexes (:class:`~lsec.serve.ids.IdIndex`: one sorted order per id array, no Python object per
+id), compiles the one-thread scoring kernels (numba's compiler and the machine code then live in pages every
+worker shares), freezes its objects out of the garbage collector's reach (``gc.freeze``: collections in the
+children do not write to the shared pages) and forks the workers. Every worker then shares, copy-on-write,
+the parent's interpreter, libraries, compiled kernels and indexes, and, through the page cache, the artifact
+files: an extra worker costs only the pages it writes (its event loop, request buffers). The kernel spreads
+connections over the workers, which accept on the one listening socket. A worker that dies is forked again
+from the parent; on SIGINT / SIGTERM the parent stops every worker and exits.
 
-Threads are started only in the workers (batcher threads, numba's thread pool, the artifact watcher): the
-parent never runs a kernel, so forking it is safe.
+Threads are started only in the workers (batcher threads, the artifact watcher, and numba's thread pool when
+a worker has more than one core: its parallel kernel is compiled there, since a pool started before ``fork``
+has no threads in the child). The one-thread kernels the parent runs start no thread, so forking is safe.
 """
 
 from __future__ import annotations

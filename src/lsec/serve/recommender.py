@@ -27,6 +27,7 @@ from lsec.errors import LsecDataError, LsecError
 from lsec.serve import kernels
 from lsec.serve.artifact import MANIFEST, Artifact, TaskTables, artifact_from_run, load_artifact, save_artifact
 from lsec.serve.foldin import fold_in
+from lsec.serve.ids import IdIndex
 from lsec.serve.scoring import dot_scores, exclude, mlp_scores, popular, top_k
 
 STRATEGIES = ("model", "fold-in", "popular")
@@ -97,7 +98,7 @@ class Recommender:
 
                 self.device = str(resolved)
                 self._device_scorer = DeviceScorer(resolved)
-        self._index = {t: {str(x): i for i, x in enumerate(ids.tolist())} for t, ids in artifact.ids.items()}
+        self._index = {t: IdIndex(ids) for t, ids in artifact.ids.items()}  # no Python object per id
         if kernel == "numba" and not kernels.available():
             raise LsecError(f"kernel 'numba' requested but unavailable: {kernels.unavailable_reason()}")
         if kernel == "auto" and os.environ.get("LSEC_KERNEL", "").lower() == "numpy":
@@ -167,7 +168,8 @@ class Recommender:
         return self.artifact.num_nodes(node_type)
 
     def knows(self, node_type: str, external_id: object) -> bool:
-        return str(external_id) in self._index.get(node_type, {})
+        index = self._index.get(node_type)
+        return index is not None and external_id in index
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -271,7 +273,7 @@ class Recommender:
                     followed_streamers=followed,
                     history_field=f"users[{i}].",
                 )
-        index = np.asarray([self._index["user"][str(queries[i][0])] for i in known], dtype=np.int64)
+        index = self._index["user"].lookup([queries[i][0] for i in known])
         for i, (ids, vals) in zip(known, self._rank_users(tables, task, index, k, exclude_seen), strict=True):
             user, bought, followed = queries[i]
             notes = []
@@ -288,12 +290,12 @@ class Recommender:
         return tables
 
     def _lookup(self, node_type: str, ids: Sequence[str], *, field: str) -> np.ndarray:
-        index = self._index.get(node_type, {})
-        found = [index.get(x, -1) for x in ids]
-        unknown = [x for x, i in zip(ids, found, strict=True) if i < 0]
+        index = self._index.get(node_type)
+        found = index.lookup(ids) if index is not None else np.full(len(ids), -1, dtype=np.int64)
+        unknown = [x for x, i in zip(ids, found.tolist(), strict=True) if i < 0]
         if unknown:
-            raise UnknownIdError(node_type, list(dict.fromkeys(unknown)), field=field, known=len(index))
-        return np.asarray(found, dtype=np.int64)
+            raise UnknownIdError(node_type, list(dict.fromkeys(unknown)), field=field, known=len(index or ()))
+        return found
 
     def _seen(self, task: str, user: int) -> np.ndarray:
         return self.artifact.interactions[task].row(user)
