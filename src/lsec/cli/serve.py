@@ -118,11 +118,18 @@ def serve(
     if rec is not None:  # the one-thread kernels, compiled here and shared by every worker (no thread pool)
         kernels.warm_up(serial=True)
 
-    def make_app() -> object:  # in each forked worker
+    # The app is built here, before the fork: its routes, schemas and imports are shared by every worker.
+    live = Live(rec, ranker, batching=batching, artifact_path=source if is_artifact else None, gift_path=gifts,
+                device=device, start=False)  # fmt: skip
+    app = create_app(None, live=live)
+
+    def make_app() -> object:  # in each forked worker: its threads
         kernels.set_threads(threads)
         if rec is not None and threads > 1:
             kernels.warm_up()  # the parallel kernel: its thread pool must start in the worker
-        return create_app(None, live=make_live())
+        live.start()
+        live.watch(watch)
+        return app
 
     try:
         sock = bind(host, port)

@@ -18,6 +18,7 @@ worker, so all replicas follow the symlink without a request reaching each of th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass, field
@@ -62,8 +63,11 @@ class Live:
         artifact_path: str | os.PathLike[str] | None = None,
         gift_path: str | os.PathLike[str] | None = None,
         device: str = "cpu",
+        start: bool = True,
     ) -> None:
-        """``device``: where a swapped-in artifact scores (as the first one: ``lsec serve --device``)."""
+        """``device``: where a swapped-in artifact scores (as the first one: ``lsec serve --device``).
+        ``start=False``: no thread yet (no micro-batcher): a process that builds the app and then forks workers
+        calls :meth:`start` in each worker."""
         if recommender is None and gifts is None:
             raise LsecError("nothing to serve (give a recommender, a gift ranker or both).")
         self.batching = batching
@@ -72,9 +76,15 @@ class Live:
         self._lock = threading.Lock()
         self._keys = self._fingerprint()
         sources = {name: key[0] for name, key in self._keys.items()}
-        self.current = Served(recommender, gifts, self._batcher(recommender), 0, sources)
+        self.current = Served(recommender, gifts, self._batcher(recommender) if start else None, 0, sources)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the micro-batcher of what is served now, if batching and not started (a forked worker)."""
+        with self._lock:
+            if self.current.batcher is None:
+                self.current = dataclasses.replace(self.current, batcher=self._batcher(self.current.recommender))
 
     def _batcher(self, recommender: Recommender | None) -> MicroBatcher | None:
         return MicroBatcher(recommender) if self.batching and recommender is not None else None
