@@ -9,7 +9,8 @@ validation (best checkpoint) and test AUC / recall@50 (all users), beside the po
 lists (training purchase counts).
 
 Variants (``VARIANTS`` below): a name -> (config, overrides). ``*-mlp`` is the paper's MLP scorer, ``*-dot`` the
-cross-graph dot scorer, ``*-dotpop`` dot + popularity prior, ``*-mlpdotpop`` MLP + dot + prior; every variant
+cross-graph dot scorer, ``*-dotpop`` dot + popularity prior, ``*-mlpdotpop`` MLP + dot + prior, ``*-hoppop`` the
+dot scorer between single propagation steps (``dot_hops``) + prior; every variant
 trains with seed-edge exclusion (``train.exclude_seed_edges=true``), since a dot product of a pair that is
 already linked in the propagated graph rewards the link itself.
 
@@ -54,6 +55,8 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "lsec-dotpop": ("lsec-lightgcn", (*EXCLUDE, *DOT, *POP)),
     "lightgcn-mlpdotpop": ("lightgcn", (*EXCLUDE, "model.hparams.scorer=mlp+dot", *POP)),
     "lsec-mlpdotpop": ("lsec-lightgcn", (*EXCLUDE, "model.hparams.scorer=mlp+dot", *POP)),
+    "lightgcn-hoppop": ("lightgcn", (*EXCLUDE, *DOT, *POP, "model.hparams.dot_hops=true")),
+    "lsec-hoppop": ("lsec-lightgcn", (*EXCLUDE, *DOT, *POP, "model.hparams.dot_hops=true")),
 }
 
 

@@ -75,6 +75,51 @@ def test_score_and_score_all_equal_the_naive_reference(scorer: str, prior: bool,
     assert model.scoring_kind(task) == ("mlp" if scorer == "mlp" and not prior else "custom")
 
 
+def _dense(rel: str) -> torch.Tensor:
+    """Symmetric-normalised homogeneous adjacency of make_graphs' ``rel``, built by hand."""
+    offset = ("buy", "follow", "sell").index(rel)
+    src_type, _, dst_type = RELATIONS[rel]
+    n_src, n_dst = COUNTS[src_type], COUNTS[dst_type]
+    a = torch.zeros(n_src + n_dst, n_src + n_dst)
+    for s, d in zip(*random_edges(n_src, n_dst, 20, offset), strict=True):
+        a[s, n_src + d] = a[n_src + d, s] = 1.0
+    degree = a.sum(1)
+    inv = torch.where(degree > 0, degree.clamp(min=1e-12) ** -0.5, torch.zeros_like(degree))
+    return inv[:, None] * a * inv[None, :]
+
+
+@pytest.mark.parametrize("task", ["buy", "follow"])
+def test_dot_hops_equal_dense_path_products(task: str) -> None:
+    model = _model("dot", True, dot_hops=True)
+    with torch.no_grad():
+        model.dot_weights[task].copy_(torch.linspace(0.5, 2.0, len(model.dot_pairs(task))))
+    enc = model.encode(make_graphs(self_loops=False))
+    tables = {t: model._table(t).detach() for t in ("user", "item", "streamer")}
+
+    def hop(key: str) -> torch.Tensor:  # (n_rows, d): A^hop [E_src; E_dst], the key's rows, by dense products
+        rel, node_type, name = key.split(".")
+        src_type, _, dst_type = RELATIONS[rel]
+        h = torch.cat([tables[src_type], tables[dst_type]])
+        for _ in range(int(name.removeprefix("hop"))):
+            h = _dense(rel) @ h
+        return h[: COUNTS[src_type]] if node_type == src_type else h[COUNTS[src_type] :]
+
+    target_type = "item" if task == "buy" else "streamer"
+    expected = model.dot_bias[task] + model.prior_weight[task] * torch.log1p(_degrees(task, False))[None, :]
+    for w, (q, t) in zip(model.dot_weights[task], model.dot_pairs(task), strict=True):
+        assert hop(q).shape[1] == hop(t).shape[1] == 8
+        expected = expected + w * (hop(q) @ hop(t).T) / 8
+    with torch.no_grad():
+        table = model.score_all(task, enc, torch.arange(COUNTS["user"]))
+    assert table.shape == (COUNTS["user"], COUNTS[target_type])
+    torch.testing.assert_close(table, expected.detach(), rtol=1e-4, atol=1e-5)
+    if task == "buy":  # the follow -> sell path: followed streamers . the item's sellers (both streamer rows)
+        assert ("follow.user.hop1", "sell.item.hop1") in model.dot_pairs("buy")
+        assert ("follow.user.hop0", "sell.item.hop0") not in model.dot_pairs("buy")  # user rows . item rows
+    with pytest.raises(ValueError, match="dot_hops"):
+        _model("mlp", False, dot_hops=True)
+
+
 def test_dot_pairs_cross_the_graphs_and_follow_the_relations() -> None:
     model = _model("dot", False)
     assert model.dot_pairs("buy") == (

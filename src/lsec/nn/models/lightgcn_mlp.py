@@ -21,7 +21,7 @@ class LightGCNMLP(LSECGNN):
         scorer_hidden: hidden widths of the MLP scorer.
         dropout: dropout on the propagation input and in the scorer (training only).
         lightgcn_combine: ``"mean"`` of the layers (the LightGCN paper) or ``"last"`` (the LSEC authors' code).
-        scorer, popularity_prior: as :class:`~lsec.nn.models.lsec_gnn.LSECGNN` (``"dot"`` here is LightGCN's own
+        scorer, popularity_prior, dot_hops: as :class:`~lsec.nn.models.lsec_gnn.LSECGNN` (``"dot"`` here is LightGCN's own
             inner product with a learned scale and bias).
 
     Shapes:
@@ -40,6 +40,7 @@ class LightGCNMLP(LSECGNN):
         lightgcn_combine: str = "mean",
         scorer: str = "mlp",
         popularity_prior: bool = False,
+        dot_hops: bool = False,
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"The 'num_layers' parameter of LightGCNMLP must be >= 0. Got {num_layers} instead.")
@@ -57,4 +58,5 @@ class LightGCNMLP(LSECGNN):
             lightgcn_combine=lightgcn_combine,
             scorer=scorer,
             popularity_prior=popularity_prior,
+            dot_hops=dot_hops,
         )
