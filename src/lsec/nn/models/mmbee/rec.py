@@ -62,6 +62,8 @@ class MMBeeRec(BuyDotModel):
         embedding_dim: ``d``. num_layers: ``L`` LightGCN propagation steps (0: none).
         use_mfq / use_expansion: the two parts (ablations).
         mfq_dim, mfq_queries, mfq_heads: MFQ width ``d_mfq``, query tokens ``Q`` per item, attention heads.
+            ``mfq_dim`` None: ``embedding_dim // mfq_queries`` with ``query_source='embedding'`` (the query tokens
+            are the embedding's pieces), else 32.
         feature_tokens: ``F``, frame tokens each modality vector is cut into (divides every ``d_m``).
         expansion_k: neighbours kept per user on each metapath. user_weight / item_weight: weights of the two
             expansions in ``X``.
@@ -87,7 +89,7 @@ class MMBeeRec(BuyDotModel):
         num_layers: int = 3,
         use_mfq: bool = True,
         use_expansion: bool = True,
-        mfq_dim: int = 32,
+        mfq_dim: int | None = None,
         mfq_queries: int = 2,
         mfq_heads: int = 2,
         feature_tokens: int = 4,
@@ -145,6 +147,8 @@ class MMBeeRec(BuyDotModel):
                 )
             self.feature_tokens = feature_tokens
             dims = {m: w // feature_tokens for m, w in widths.items()}
+            if mfq_dim is None:
+                mfq_dim = embedding_dim // max(mfq_queries, 1) if query_source == "embedding" else 32
             if query_source == "embedding" and mfq_queries * mfq_dim != embedding_dim:
                 raise ValueError(
                     "MMBeeRec with query_source='embedding' cuts the item embedding into the query tokens: "
