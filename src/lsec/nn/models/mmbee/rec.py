@@ -45,7 +45,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from lsec.graph.adjacency import BipartiteAdjacency, propagate, to_torch_csr
+from lsec.graph.adjacency import AdjacencySpMM, BipartiteAdjacency, propagate, to_torch_csr
 from lsec.nn.models.base import BuyDotModel, Encoded
 from lsec.nn.models.mmbee.mfq import MFQ
 
@@ -241,7 +241,7 @@ class MMBeeRec(BuyDotModel):
         if not self.use_expansion:
             return total
         x, x_t = self.expansion(adjacency)
-        return total + _SparseProduct.apply(x, x_t, total)  # type: ignore[no-any-return]
+        return total + AdjacencySpMM.apply(x, x_t, total)  # type: ignore[no-any-return]
 
     def combine_transpose(self, adjacency: BipartiteAdjacency, grad: torch.Tensor) -> torch.Tensor:
         """``P^T grad`` for ``final = P ego`` (no autograd). Shapes: (N, d) -> (N, d)."""
@@ -275,19 +275,6 @@ class MMBeeRec(BuyDotModel):
             f"num_layers={self.num_layers}, modalities={list(self.modalities)}, use_mfq={self.use_mfq}, "
             f"use_expansion={self.use_expansion}, expansion_k={self.expansion_k}"
         )
-
-
-class _SparseProduct(torch.autograd.Function):
-    """``y = X @ h`` for a constant sparse ``X`` with known transpose (gradient ``X^T @ dy``)."""
-
-    @staticmethod
-    def forward(ctx, matrix: torch.Tensor, transpose: torch.Tensor, h: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.transpose = transpose
-        return matrix @ h
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
-        return None, None, ctx.transpose @ grad.contiguous()
 
 
 def _standardised(array: np.ndarray, num_items: int, name: str) -> tuple[np.ndarray, np.ndarray]:
