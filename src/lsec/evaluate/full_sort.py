@@ -234,16 +234,27 @@ def with_popularity_prior(
     def blended(users: torch.Tensor) -> torch.Tensor:
         scores = score_block(users)
         device = scores.device  # where the model is (a GPU too)
-        std, mean = torch.std_mean(scores, dim=1, keepdim=True)
         weight = (prior / (prior + degree_t[users.cpu()])).to(device)  # (B,), 1 for cold users
-        scores.sub_(mean).div_(std.clamp_min(1e-12)).mul_((1 - weight)[:, None])
-        scores.addr_(weight.to(scores.dtype), z_pop.to(device, scores.dtype))
+        popularity_blend(scores, z_pop, weight)
         rows = cold_t[users.cpu()].to(device)
         if rows.any():  # exactly popularity (no rounding of z_pop's ties away)
             scores[rows] = counts.to(device, scores.dtype)
         return scores
 
     return blended
+
+
+def popularity_blend(scores: torch.Tensor, z_pop: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """In place: ``(1 - w_b) z_model + w_b z_pop`` per row ``b``, ``z_model`` the row standardised (ddof 1).
+
+    The one blend of the prior, shared by evaluation (:func:`with_popularity_prior`) and serving.
+
+    Shapes:
+        scores (B, T), z_pop (T,), weight (B,) -> scores
+    """
+    std, mean = torch.std_mean(scores, dim=1, keepdim=True)
+    scores.sub_(mean).div_(std.clamp_min(1e-12)).mul_((1 - weight.to(scores.device, scores.dtype))[:, None])
+    return scores.addr_(weight.to(scores.device, scores.dtype), z_pop.to(scores.device, scores.dtype))
 
 
 def choose_popularity_prior(

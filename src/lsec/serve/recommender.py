@@ -334,10 +334,14 @@ class Recommender:
         counts = self.artifact.interactions[task].degree.astype(np.float32)  # (T,)
         scores = self._score(tables, tables.query_part[users]).astype(np.float32, copy=False)  # (B, T)
         if prior > 0:
+            import torch
+
+            from lsec.evaluate.full_sort import popularity_blend
+
+            scores = np.array(scores, dtype=np.float32)  # writable, owned: blended in place
             z_pop = (counts - counts.mean()) / max(float(counts.std(ddof=1)), 1e-12)
-            weight = (prior / (prior + degree)).astype(np.float32)[:, None]  # (B, 1), 1 for cold users
-            std = np.maximum(scores.std(axis=1, ddof=1, keepdims=True), 1e-12)
-            scores = (1 - weight) * (scores - scores.mean(axis=1, keepdims=True)) / std + weight * z_pop[None, :]
+            weight = (prior / (prior + degree)).astype(np.float32)  # (B,), 1 for cold users
+            popularity_blend(torch.from_numpy(scores), torch.from_numpy(z_pop), torch.from_numpy(weight))
         scores[degree == 0] = counts
         names = self.artifact.ids[tables.target_type]
         ranked = []
